@@ -1,0 +1,237 @@
+//! The three experiments (DESIGN.md, "What is measured"), for one environment.
+//!
+//! Each repeats its measurement, discards warm-up repetitions and keeps every
+//! other raw sample. They only use the [`Environment`]/[`Instance`] traits.
+
+use crate::env::{Environment, Instance};
+use crate::stats::metric;
+use anyhow::{bail, Context};
+use indicatif::ProgressBar;
+use reports::{MemComponent, Memory, Phase, Startup, Throughput};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use workload::protocol::{fault, Command, Message, Workload};
+
+/// How much to measure.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub startup_warmup: usize,
+    pub startup_samples: usize,
+    pub memory_samples: usize,
+    /// Working set the workload touches before the memory measurement.
+    pub working_set: u64,
+    pub throughput_warmup: usize,
+    pub throughput_reps: usize,
+    /// Per workload: (buffer size in bytes, iterations).
+    pub params: BTreeMap<&'static str, (u64, u64)>,
+}
+
+impl Plan {
+    /// The default plan: minutes in all; `quick` trades precision for seconds.
+    pub fn new(quick: bool) -> Plan {
+        let mut params = BTreeMap::new();
+        let q = |full: u64, quick_v: u64| if quick { quick_v } else { full };
+        params.insert(Workload::Cpu.name(), (0, q(100_000_000, 20_000_000)));
+        params.insert(Workload::MemBw.name(), (64 << 20, q(20, 4)));
+        params.insert(Workload::RandomAccess.name(), (q(64 << 20, 32 << 20), q(1_000_000, 200_000)));
+        params.insert(Workload::Syscall.name(), (0, q(200_000, 50_000)));
+        params.insert(Workload::Boundary.name(), (0, q(20_000, 5_000)));
+        Plan {
+            startup_warmup: q(5, 3) as usize,
+            startup_samples: q(100, 20) as usize,
+            memory_samples: q(5, 3) as usize,
+            working_set: 16 << 20,
+            throughput_warmup: 1,
+            throughput_reps: q(10, 3) as usize,
+            params,
+        }
+    }
+
+    pub fn parameters(&self) -> Vec<reports::Parameter> {
+        let mut v = vec![reports::Parameter {
+            name: "memory.working_set".into(),
+            value: self.working_set,
+            unit: "bytes".into(),
+        }];
+        for (w, (size, iters)) in &self.params {
+            if *size > 0 {
+                v.push(reports::Parameter {
+                    name: format!("{w}.buffer"),
+                    value: *size,
+                    unit: "bytes".into(),
+                });
+            }
+            v.push(reports::Parameter {
+                name: format!("{w}.iterations"),
+                value: *iters,
+                unit: "count".into(),
+            });
+        }
+        v
+    }
+}
+
+/// Time a RUN may take before the instance is called hung.
+const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Startup: launch to READY, then tear down at once; `warmup + samples` times.
+pub fn startup(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> anyhow::Result<Startup> {
+    let mut ready = Vec::new();
+    let mut torn_down = Vec::new();
+    let mut phases: Vec<(&'static str, Vec<f64>)> = Vec::new();
+    for i in 0..plan.startup_warmup + plan.startup_samples {
+        let inst = env.launch().with_context(|| format!("launch {}", i + 1))?;
+        let launch = inst.launch().clone();
+        let teardown = inst.teardown().with_context(|| format!("teardown {}", i + 1))?;
+        let end = Instant::now();
+        bar.inc(1);
+        if i < plan.startup_warmup {
+            continue;
+        }
+        if phases.is_empty() {
+            phases = launch.phases.iter().map(|(n, _)| (*n, Vec::new())).collect();
+            phases.push(("teardown", Vec::new()));
+        }
+        let names_match = launch.phases.len() + 1 == phases.len()
+            && launch.phases.iter().zip(&phases).all(|((a, _), (b, _))| a == b);
+        if !names_match {
+            bail!("environment {} reported different phases between launches", env.name());
+        }
+        for ((_, d), (_, v)) in launch.phases.iter().zip(phases.iter_mut()) {
+            v.push(d.as_secs_f64());
+        }
+        if let Some((_, v)) = phases.last_mut() {
+            v.push(teardown.as_secs_f64());
+        }
+        ready.push(launch.ready.as_secs_f64());
+        torn_down.push(end.duration_since(launch.t0).as_secs_f64());
+    }
+    Ok(Startup {
+        ready: metric("s", ready),
+        torn_down: metric("s", torn_down),
+        phases: phases
+            .into_iter()
+            .map(|(name, v)| Phase {
+                name: name.into(),
+                time: metric("s", v),
+            })
+            .collect(),
+    })
+}
+
+/// Memory: an instance holding `plan.working_set`, measured while idle.
+pub fn memory(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> anyhow::Result<Memory> {
+    let mut parts: Vec<(crate::env::MemPart, Vec<f64>)> = Vec::new();
+    let mut totals = Vec::new();
+    for _ in 0..plan.memory_samples {
+        let mut inst = env.launch()?;
+        expect_held(inst.request(Command::Hold { bytes: plan.working_set }, RUN_TIMEOUT)?)?;
+        let sample = inst.memory()?;
+        inst.teardown()?;
+        bar.inc(1);
+        totals.push(sample.iter().filter(|p| p.counts_in_total).map(|p| p.bytes as f64).sum());
+        for p in sample {
+            match parts.iter_mut().find(|(q, _)| q.name == p.name) {
+                Some((_, v)) => v.push(p.bytes as f64),
+                None => {
+                    let b = p.bytes as f64;
+                    parts.push((p, vec![b]));
+                }
+            }
+        }
+    }
+    Ok(Memory {
+        working_set_bytes: plan.working_set,
+        components: parts
+            .into_iter()
+            .map(|(p, v)| MemComponent {
+                name: p.name.into(),
+                description: p.description.into(),
+                counts_in_total: p.counts_in_total,
+                bytes: metric("bytes", v),
+            })
+            .collect(),
+        total: metric("bytes", totals),
+        overhead_vs_native_bytes: None,
+    })
+}
+
+fn expect_held(m: Message) -> anyhow::Result<()> {
+    match m {
+        Message::Held { .. } => Ok(()),
+        other => bail!("expected HELD, got {}", describe(other)),
+    }
+}
+
+/// A message in words, for errors.
+pub fn describe(m: Message) -> String {
+    match m {
+        Message::Fault { code, detail } => {
+            format!("FAULT: {} (code {code}, detail {detail})", fault::describe(code))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Throughput: every workload in one instance, `warmup + reps` times each.
+pub fn throughput(
+    env: &mut dyn Environment,
+    plan: &Plan,
+    tsc_hz: f64,
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<Throughput>> {
+    let mut inst = env.launch()?;
+    let mut out = Vec::new();
+    for w in Workload::ALL {
+        let (size, iterations) = plan.params.get(w.name()).copied().unwrap_or((0, 1));
+        let mut rates = Vec::new();
+        let mut first_checksum = None;
+        for rep in 0..plan.throughput_warmup + plan.throughput_reps {
+            let (ops, cycles, checksum) = run_once(inst.as_mut(), w, size, iterations)?;
+            bar.inc(1);
+            // The same code on the same input computes the same answer in
+            // every repetition; anything else means a broken environment.
+            if w != Workload::Syscall && *first_checksum.get_or_insert(checksum) != checksum {
+                bail!("{}: checksum changed between repetitions", w.name());
+            }
+            if rep >= plan.throughput_warmup && cycles > 0 {
+                rates.push(ops as f64 / (cycles as f64 / tsc_hz));
+            }
+        }
+        out.push(Throughput {
+            workload: w.name().into(),
+            unit: if w == Workload::MemBw { "bytes/s" } else { "ops/s" }.into(),
+            rate: metric(if w == Workload::MemBw { "bytes/s" } else { "ops/s" }, rates),
+            ratio_to_native: None,
+            path: env.path_of(w),
+        });
+    }
+    inst.teardown()?;
+    Ok(out)
+}
+
+fn run_once(inst: &mut dyn Instance, w: Workload, size: u64, iterations: u64) -> anyhow::Result<(u64, u64, u64)> {
+    let cmd = Command::Run {
+        workload: w as u8,
+        size,
+        iterations,
+    };
+    match inst.request(cmd, RUN_TIMEOUT)? {
+        Message::Result {
+            workload,
+            ops,
+            cycles,
+            checksum,
+        } if workload == w as u8 => Ok((ops, cycles, checksum)),
+        other => bail!("{}: expected its RESULT, got {}", w.name(), describe(other)),
+    }
+}
+
+/// Number of progress steps each experiment takes under `plan`.
+pub fn steps(plan: &Plan) -> [u64; 3] {
+    [
+        (plan.startup_warmup + plan.startup_samples) as u64,
+        plan.memory_samples as u64,
+        ((plan.throughput_warmup + plan.throughput_reps) * Workload::ALL.len()) as u64,
+    ]
+}

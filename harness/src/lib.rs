@@ -1,0 +1,17 @@
+//! vmvc's harness: environments, experiments, statistics and the CLI.
+//!
+//! The harness adapts every way of running the workload (a native process,
+//! `bench-container`, `bench-vm`, external peers) to one [`env::Environment`]
+//! trait and owns everything about measuring: the [`experiment`]s, the
+//! [`stats`] and the host facts ([`host`]). Results go out through the
+//! `reports` crate.
+
+pub mod doctor;
+pub mod env;
+pub mod experiment;
+pub mod host;
+pub mod procfs;
+pub mod run;
+pub mod stats;
+pub mod table;
+pub mod workload_exe;

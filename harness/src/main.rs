@@ -1,0 +1,119 @@
+//! `vmvc`: the command line. See `vmvc --help`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "vmvc",
+    version,
+    about = "Measure the same workload natively, in containers and in KVM virtual machines",
+    long_about = "vmvc starts one workload natively, in containers built from Linux primitives \
+                  and in KVM virtual machines, measures startup time, memory overhead and \
+                  throughput, and writes raw results (JSON) and a self-contained HTML report."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the suite: writes DIR/results.json and DIR/report.html and prints a table.
+    Run {
+        /// Environments to measure, comma-separated (default: all). `native` is
+        /// always measured too: every ratio is relative to it.
+        #[arg(long, value_delimiter = ',', value_name = "LIST")]
+        env: Vec<String>,
+        /// Fewer samples and smaller workloads: seconds instead of minutes.
+        #[arg(long)]
+        quick: bool,
+        /// Output folder [default: results/<timestamp>/].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// No progress bars and no table; only the paths written.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Render one or more results.json files into one HTML report (several
+    /// files give a comparison page).
+    Report {
+        /// results.json files written by `vmvc run`.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Where to write the page [default: report.html beside the first file].
+        #[arg(short, long, value_name = "OUT.html")]
+        output: Option<PathBuf>,
+    },
+    /// Print what this host can run (KVM and its kind, root, cgroups,
+    /// namespaces, peers) with the fix for each missing piece.
+    Doctor,
+    /// List the environment names `--env` accepts.
+    Envs,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("vmvc: error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Cmd::Run {
+            env,
+            quick,
+            out,
+            quiet,
+        } => {
+            let opts = harness::run::RunOptions {
+                envs: env,
+                quick,
+                out,
+                quiet,
+            };
+            let o = harness::run::run(&opts)?;
+            if !quiet {
+                println!("{}", harness::table::render(&o.results));
+            }
+            println!("results: {}", o.json.display());
+            println!("report:  {}", o.html.display());
+            if !o.failed.is_empty() {
+                eprintln!("vmvc: measurement failed for: {}", o.failed.join(", "));
+                return Ok(1);
+            }
+            Ok(0)
+        }
+        Cmd::Report { files, output } => {
+            let runs = files
+                .iter()
+                .map(|f| reports::load(f))
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = output.unwrap_or_else(|| {
+                files[0]
+                    .parent()
+                    .map_or_else(|| PathBuf::from("report.html"), |d| d.join("report.html"))
+            });
+            std::fs::write(&out, reports::render_html(&runs))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("report: {}", out.display());
+            Ok(0)
+        }
+        Cmd::Doctor => {
+            print!("{}", harness::doctor::render(&harness::doctor::checks()));
+            Ok(0)
+        }
+        Cmd::Envs => {
+            for e in harness::env::KNOWN {
+                println!("{e}");
+            }
+            Ok(0)
+        }
+    }
+}

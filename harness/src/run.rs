@@ -1,0 +1,204 @@
+//! `vmvc run`: every experiment for every environment asked for, into one
+//! `results.json` and one `report.html`.
+
+use crate::env::{self, Environment};
+use crate::experiment::{self, Plan};
+use crate::workload_exe::WorkloadExe;
+use anyhow::{bail, Context};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use reports::{EnvResult, Results, WorkloadBuild, SCHEMA_VERSION};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+/// What `vmvc run` was asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Environment names (see `env::KNOWN`); empty means all.
+    pub envs: Vec<String>,
+    pub quick: bool,
+    /// Output folder; `None` means `results/<run-id>/`.
+    pub out: Option<PathBuf>,
+    /// No progress bars.
+    pub quiet: bool,
+}
+
+/// Where the run's files went.
+pub struct RunOutput {
+    pub results: Results,
+    pub dir: PathBuf,
+    pub json: PathBuf,
+    pub html: PathBuf,
+    /// Environments that failed while being measured (not those skipped as unavailable).
+    pub failed: Vec<String>,
+}
+
+/// `2026-11-28T08-30-00Z`: an RFC 3339 time that is also a portable folder name.
+pub fn run_id(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string().replace(':', "-")
+}
+
+/// Runs the suite. Fails early (before measuring) on bad names or an
+/// unwritable output folder.
+pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
+    let started = SystemTime::now();
+    let wall = Instant::now();
+    let id = run_id(started);
+    let dir = opts.out.clone().unwrap_or_else(|| Path::new("results").join(&id));
+
+    let names: Vec<String> = if opts.envs.is_empty() {
+        env::KNOWN.iter().map(|s| s.to_string()).collect()
+    } else {
+        opts.envs.clone()
+    };
+    check_names(&names)?;
+    let exe = WorkloadExe::install()?;
+    let mut envs: Vec<Box<dyn Environment>> = Vec::new();
+    for n in &names {
+        envs.push(env::by_name(n, &exe)?);
+    }
+    if !names.iter().any(|n| n == "native") {
+        // Every ratio is to native measured in the same run.
+        envs.insert(0, env::by_name("native", &exe)?);
+    }
+    prepare_out_dir(&dir)?;
+
+    let host = crate::host::detect();
+    let plan = Plan::new(opts.quick);
+    let multi = MultiProgress::with_draw_target(if opts.quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
+    let style = ProgressStyle::with_template("{prefix:>22} {msg:<11} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+
+    let mut results = Vec::new();
+    let mut failed = Vec::new();
+    for env in envs.iter_mut() {
+        let name = env.name();
+        let mut r = EnvResult {
+            name: name.clone(),
+            description: env.description(),
+            skipped: None,
+            startup: None,
+            memory: None,
+            throughput: Vec::new(),
+            notes: env.notes(),
+        };
+        if let Some(why) = env.unavailable(&host) {
+            if !opts.quiet {
+                eprintln!("{name:>22} skipped: {why}");
+            }
+            r.skipped = Some(why);
+            results.push(r);
+            continue;
+        }
+        let [s, m, t] = experiment::steps(&plan);
+        let bar = multi.add(ProgressBar::new(s + m + t));
+        bar.set_style(style.clone());
+        bar.set_prefix(name.clone());
+        let outcome = (|| -> anyhow::Result<()> {
+            bar.set_message("startup");
+            r.startup = Some(experiment::startup(env.as_mut(), &plan, &bar).context("startup")?);
+            bar.set_message("memory");
+            r.memory = Some(experiment::memory(env.as_mut(), &plan, &bar).context("memory")?);
+            bar.set_message("throughput");
+            r.throughput =
+                experiment::throughput(env.as_mut(), &plan, host.tsc_hz, &bar).context("throughput")?;
+            Ok(())
+        })();
+        bar.finish_with_message(if outcome.is_ok() { "done" } else { "FAILED" });
+        if let Err(e) = outcome {
+            let msg = format!("{e:#}");
+            let _ = multi.println(format!("{name}: measurement failed: {msg}"));
+            r.skipped = Some(format!("measurement failed: {msg}"));
+            failed.push(name);
+        }
+        results.push(r);
+    }
+    relate_to_native(&mut results);
+
+    let results = Results {
+        schema_version: SCHEMA_VERSION,
+        run_id: id,
+        started_at: humantime::format_rfc3339_seconds(started).to_string(),
+        wall_time_s: wall.elapsed().as_secs_f64(),
+        vmvc_version: env!("CARGO_PKG_VERSION").into(),
+        quick: opts.quick,
+        host,
+        workload: WorkloadBuild {
+            linux_binary_bytes: exe.size,
+            linux_binary_fnv64: format!("{:016x}", exe.fnv64),
+            guest_image_bytes: None,
+            parameters: plan.parameters(),
+        },
+        guest_kernel: None,
+        environments: results,
+    };
+    let (json, html) = write_outputs(&results, &dir)?;
+    Ok(RunOutput {
+        results,
+        dir,
+        json,
+        html,
+        failed,
+    })
+}
+
+/// Creates `dir` and proves it writable now, not after minutes of measuring.
+fn prepare_out_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+    let probe = dir.join(".vmvc-write-test");
+    std::fs::write(&probe, b"")
+        .with_context(|| format!("output folder {} is not writable", dir.display()))?;
+    std::fs::remove_file(&probe).ok();
+    Ok(())
+}
+
+/// Writes `results.json` and `report.html` into `dir`.
+pub fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let json = dir.join("results.json");
+    let html = dir.join("report.html");
+    let text = serde_json::to_string_pretty(results).context("serializing results")?;
+    std::fs::write(&json, text).with_context(|| format!("writing {}", json.display()))?;
+    std::fs::write(&html, reports::render_html(std::slice::from_ref(results)))
+        .with_context(|| format!("writing {}", html.display()))?;
+    Ok((json, html))
+}
+
+/// Fills in ratios and overheads relative to `native` from the same run.
+pub fn relate_to_native(envs: &mut [EnvResult]) {
+    let Some(native) = envs.iter().find(|e| e.name == "native").cloned() else {
+        return;
+    };
+    let native_mem = native.memory.as_ref().map(|m| m.total.stats.median);
+    for e in envs.iter_mut() {
+        for t in e.throughput.iter_mut() {
+            let base = native
+                .throughput
+                .iter()
+                .find(|n| n.workload == t.workload)
+                .map(|n| n.rate.stats.median);
+            if let Some(base) = base.filter(|b| *b > 0.0) {
+                t.ratio_to_native = Some(t.rate.stats.median / base);
+            }
+        }
+        if e.name != "native" {
+            if let (Some(m), Some(base)) = (e.memory.as_mut(), native_mem) {
+                m.overhead_vs_native_bytes = Some(m.total.stats.median - base);
+            }
+        }
+    }
+}
+
+/// Refuses an `--env` list with duplicates.
+pub fn check_names(names: &[String]) -> anyhow::Result<()> {
+    for (i, n) in names.iter().enumerate() {
+        if names[..i].contains(n) {
+            bail!("environment {n:?} given twice");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! vmvc results and reports.
+//!
+//! Two things live here, both free of KVM, root and I/O beyond reading files:
+//! - [`schema`]: the serde structures of `results.json`;
+//! - [`render_html`]: a pure function from one or more results to one
+//!   self-contained HTML page (inline SVG charts, no network).
+
+pub mod schema;
+mod render;
+
+pub use render::render_html;
+pub use schema::*;
+
+use std::path::{Path, PathBuf};
+
+/// Errors reading a results file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot read results file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a vmvc results file (expected the JSON written by `vmvc run`): {source}")]
+    NotResults {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} has schema_version {found}, this vmvc reads version {expected}; \
+         re-run `vmvc run` with this version or use the vmvc that wrote it"
+    )]
+    Version {
+        path: PathBuf,
+        found: u64,
+        expected: u32,
+    },
+}
+
+/// Reads and validates one `results.json`.
+pub fn load(path: &Path) -> Result<Results, ReportError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Parses results text; `path` only names the source in errors.
+pub fn parse(text: &str, path: &Path) -> Result<Results, ReportError> {
+    // Check the version before the full structure so that a file from another
+    // version gets the version error, not a confusing "missing field".
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|source| ReportError::NotResults {
+            path: path.to_owned(),
+            source,
+        })?;
+    if let Some(found) = value.get("schema_version").and_then(|v| v.as_u64()) {
+        if found != u64::from(SCHEMA_VERSION) {
+            return Err(ReportError::Version {
+                path: path.to_owned(),
+                found,
+                expected: SCHEMA_VERSION,
+            });
+        }
+    }
+    serde_json::from_value(value).map_err(|source| ReportError::NotResults {
+        path: path.to_owned(),
+        source,
+    })
+}

@@ -1,0 +1,81 @@
+//! `vmvc-workload`: the workload as a freestanding static Linux executable.
+//!
+//! No libc and no dynamic loader: the kernel jumps to `_start` with the stack
+//! holding argc, argv and envp (System V x86-64 ABI, "Process
+//! Initialization"), and from there on only raw system calls are made. Usage:
+//!
+//! ```text
+//! vmvc-workload FD      # FD: an inherited socket connected to the launcher
+//! ```
+#![no_std]
+#![no_main]
+
+use workload::linux::{exit_group, write_all, LinuxPlatform};
+use workload::protocol::{fault, Message};
+
+// The kernel enters with rsp pointing at argc and a 16-byte aligned stack.
+// Pass that pointer to Rust and keep the alignment the ABI expects at a call.
+core::arch::global_asm!(
+    ".globl _start",
+    "_start:",
+    "xor ebp, ebp",
+    "mov rdi, rsp",
+    "and rsp, -16",
+    "call vmvc_start",
+    "ud2",
+);
+
+/// Where the socket fd is kept so the panic handler can report on it.
+static mut FD: i32 = -1;
+
+fn usage() -> ! {
+    write_all(
+        2,
+        b"usage: vmvc-workload FD\n  FD: a socket inherited from the launcher (see vmvc)\n",
+    );
+    exit_group(2)
+}
+
+/// Parses a small decimal number.
+fn parse_fd(arg: &[u8]) -> Option<i32> {
+    if arg.is_empty() || arg.len() > 9 {
+        return None;
+    }
+    arg.iter().try_fold(0i32, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + i32::from(b - b'0'))
+    })
+}
+
+/// # Safety
+/// Called once, by `_start`, with the initial stack pointer the kernel set.
+#[no_mangle]
+unsafe extern "C" fn vmvc_start(sp: *const usize) -> ! {
+    // SAFETY: at process entry the stack holds argc followed by argc pointers
+    // to NUL-terminated strings (the ABI's initial process stack).
+    let (argc, argv) = unsafe { (*sp, sp.add(1) as *const *const u8) };
+    if argc != 2 {
+        usage();
+    }
+    // SAFETY: argv[1] exists (argc == 2) and is NUL-terminated.
+    let arg = unsafe { core::ffi::CStr::from_ptr(*argv.add(1) as *const core::ffi::c_char) };
+    let Some(fd) = parse_fd(arg.to_bytes()) else {
+        usage()
+    };
+    // SAFETY: single-threaded program; written once before any reader.
+    unsafe { FD = fd };
+    workload::serve(&mut LinuxPlatform::new(fd))
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    // SAFETY: single-threaded; FD was written once at start.
+    let fd = unsafe { FD };
+    if fd >= 0 {
+        let m = Message::Fault {
+            code: fault::PANIC,
+            detail: 0,
+        };
+        write_all(fd, m.encode().as_bytes());
+    }
+    exit_group(101)
+}
