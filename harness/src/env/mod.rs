@@ -1,0 +1,103 @@
+//! Environments: what runs the workload (the rows of every table).
+//!
+//! Each environment starts instances of the same workload and hands back an
+//! [`Instance`] that is READY, with the timings of how it got there. The
+//! experiments in [`crate::experiment`] only ever see these two traits, so
+//! adding an environment never touches the measuring code.
+
+pub mod channel;
+pub mod native;
+
+use std::time::{Duration, Instant};
+use workload::protocol::{Command, Message, Workload};
+
+/// Timings of one launch. `t0` is taken just before the first
+/// environment-specific step (DESIGN.md, "Startup").
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub t0: Instant,
+    /// Phases from `t0` to READY, in order (their sum is `ready`).
+    pub phases: Vec<(&'static str, Duration)>,
+    /// `t0` to READY received by the launcher.
+    pub ready: Duration,
+}
+
+impl Launch {
+    /// Builds the phase list from instants taken in order after `t0`; the
+    /// last mark is READY.
+    pub fn from_marks(t0: Instant, marks: &[(&'static str, Instant)]) -> Launch {
+        let mut prev = t0;
+        let mut phases = Vec::with_capacity(marks.len());
+        for (name, at) in marks {
+            phases.push((*name, at.saturating_duration_since(prev)));
+            prev = *at;
+        }
+        Launch {
+            t0,
+            phases,
+            ready: prev.saturating_duration_since(t0),
+        }
+    }
+}
+
+/// One part of what an idle instance costs the host.
+#[derive(Debug, Clone)]
+pub struct MemPart {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub bytes: u64,
+    /// False for figures shown for information only (already inside another part).
+    pub counts_in_total: bool,
+}
+
+/// An environment: a way to run the workload.
+pub trait Environment {
+    /// Row name: `native`, `container:full`, `vm-bare`, ...
+    fn name(&self) -> String;
+    /// One sentence: what runs the workload here.
+    fn description(&self) -> String;
+    /// Things a reader must know to read this row's figures.
+    fn notes(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// What one operation of `w` crosses here (for `syscall` and `boundary`).
+    fn path_of(&self, w: Workload) -> Option<String> {
+        let _ = w;
+        None
+    }
+    /// Why this environment cannot run on `host`, in plain words; `None`
+    /// when it can. Unavailable environments are reported, not measured.
+    fn unavailable(&self, host: &reports::Host) -> Option<String> {
+        let _ = host;
+        None
+    }
+    /// Starts one instance and returns it READY.
+    fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>>;
+}
+
+/// A running, READY instance of the workload.
+pub trait Instance {
+    /// How this instance started.
+    fn launch(&self) -> &Launch;
+    /// Sends `cmd` and returns the workload's answer, serving boundary
+    /// round trips on the way; fails after `timeout`.
+    fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message>;
+    /// What this instance, idle, costs the host now, split into parts.
+    fn memory(&mut self) -> anyhow::Result<Vec<MemPart>>;
+    /// Stops the workload and releases everything; returns how long it took.
+    fn teardown(self: Box<Self>) -> anyhow::Result<Duration>;
+}
+
+/// Parses one `--env` name into an environment of this build.
+pub fn by_name(name: &str, exe: &crate::workload_exe::WorkloadExe) -> anyhow::Result<Box<dyn Environment>> {
+    match name {
+        "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
+        other => anyhow::bail!(
+            "unknown environment {other:?}; known environments: {}",
+            KNOWN.join(", ")
+        ),
+    }
+}
+
+/// Every environment name `--env` accepts.
+pub const KNOWN: &[&str] = &["native"];
