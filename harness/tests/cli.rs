@@ -1,0 +1,149 @@
+//! End-to-end tests of the `vmvc` binary: real runs, real files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn vmvc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vmvc"))
+        .args(args)
+        .output()
+        .expect("the vmvc binary built by cargo runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn quick_native_run_writes_results_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = vmvc(&["run", "--env", "native", "--quick", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("native"), "table printed: {}", text(&o));
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["schema_version"], reports::SCHEMA_VERSION);
+    let virt = json["host"]["virtualization"].as_str().unwrap();
+    assert!(["hardware", "pvm", "none"].contains(&virt));
+    let native = &json["environments"][0];
+    assert_eq!(native["name"], "native");
+    // Real figures: raw samples present, statistics consistent with them.
+    let ready = &native["startup"]["ready"];
+    let samples: Vec<f64> = ready["samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(samples.len() >= 10);
+    assert!(samples.iter().all(|s| *s > 0.0 && *s < 1.0), "{samples:?}");
+    let median = ready["stats"]["median"].as_f64().unwrap();
+    let lo = samples.iter().cloned().fold(f64::INFINITY, f64::min);
+    let hi = samples.iter().cloned().fold(0.0, f64::max);
+    assert!(lo <= median && median <= hi);
+    for w in ["cpu", "mem_bw", "random_access", "syscall", "boundary"] {
+        let t = native["throughput"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["workload"] == w)
+            .unwrap_or_else(|| panic!("no {w} result"));
+        assert!(t["rate"]["stats"]["median"].as_f64().unwrap() > 0.0);
+        assert_eq!(t["ratio_to_native"].as_f64(), Some(1.0));
+    }
+    let mem = native["memory"]["total"]["stats"]["median"].as_f64().unwrap();
+    // The workload holds a 16 MiB working set; its PSS must include it.
+    assert!(mem >= 16.0 * 1048576.0, "memory total {mem}");
+
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<svg"), "report has inline SVG charts");
+    assert!(!html.contains("http://") || html.contains("xmlns"), "no network references");
+    // The results round-trip through the reader and render again.
+    let parsed = reports::load(&out.join("results.json")).unwrap();
+    assert_eq!(parsed.environments[0].name, "native");
+}
+
+#[test]
+fn host_detection_names_this_machines_kvm() {
+    let h = harness::host::detect();
+    if Path::new("/dev/kvm").exists() && Path::new("/sys/module/kvm_pvm").exists() {
+        assert_eq!(h.virtualization, reports::Virtualization::Pvm);
+    }
+    if !Path::new("/dev/kvm").exists() {
+        assert_eq!(h.virtualization, reports::Virtualization::None);
+    }
+    assert!(h.cores >= 1);
+    assert!(h.tsc_hz > 1e8 && h.tsc_hz < 1e10, "TSC rate {}", h.tsc_hz);
+    assert_eq!(h.root, nix::unistd::geteuid().is_root());
+}
+
+#[test]
+fn unknown_environment_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = vmvc(&["run", "--env", "native,vm-cloud", "--quick", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(t.contains("unknown environment \"vm-cloud\""), "{t}");
+    assert!(t.contains("known environments: native"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+}
+
+#[test]
+fn unwritable_output_folder_is_refused_before_measuring() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let target = file.join("sub");
+    let o = vmvc(&["run", "--env", "native", "--quick", "--out", target.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(t.contains("cannot create output folder"), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+}
+
+#[test]
+fn report_refuses_foreign_and_missing_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let foreign = dir.path().join("foreign.json");
+    std::fs::write(&foreign, br#"{"foo": 1}"#).unwrap();
+    let o = vmvc(&["report", foreign.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("is not a vmvc results file"), "{}", text(&o));
+
+    let future = dir.path().join("future.json");
+    std::fs::write(&future, br#"{"schema_version": 999}"#).unwrap();
+    let o = vmvc(&["report", future.to_str().unwrap()]);
+    assert!(text(&o).contains("schema_version 999"), "{}", text(&o));
+
+    let o = vmvc(&["report", dir.path().join("missing.json").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("cannot read results file"), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"));
+}
+
+#[test]
+fn doctor_reports_kvm_kind_and_fixes() {
+    let o = vmvc(&["doctor"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("KVM"), "{t}");
+    assert!(t.contains("cgroups"), "{t}");
+    if Path::new("/sys/module/kvm_pvm").exists() && Path::new("/dev/kvm").exists() {
+        assert!(t.contains("pvm"), "{t}");
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["run", "report", "doctor", "envs"] {
+        let o = vmvc(&[sub, "--help"]);
+        assert!(o.status.success(), "{sub}: {}", text(&o));
+        assert!(text(&o).contains("Usage"), "{sub}");
+    }
+}
