@@ -24,7 +24,10 @@ fn in_path(bin: &str) -> Option<std::path::PathBuf> {
 pub fn checks() -> Vec<Check> {
     let h = host::detect();
     let mut v = Vec::new();
-    let kvm_open = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm");
+    let kvm_open = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm");
     v.push(Check {
         what: "KVM",
         ok: h.virtualization != Virtualization::None && kvm_open.is_ok(),
@@ -67,7 +70,9 @@ pub fn checks() -> Vec<Check> {
         .collect();
     v.push(Check {
         what: "namespaces",
-        ok: ["mnt", "pid", "uts", "ipc", "net"].iter().all(|n| ns.contains(n)),
+        ok: ["mnt", "pid", "uts", "ipc", "net"]
+            .iter()
+            .all(|n| ns.contains(n)),
         found: ns.join(" "),
         fix: "use a kernel built with CONFIG_NAMESPACES and its children".into(),
     });

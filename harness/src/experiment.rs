@@ -33,7 +33,10 @@ impl Plan {
         let q = |full: u64, quick_v: u64| if quick { quick_v } else { full };
         params.insert(Workload::Cpu.name(), (0, q(100_000_000, 20_000_000)));
         params.insert(Workload::MemBw.name(), (64 << 20, q(20, 4)));
-        params.insert(Workload::RandomAccess.name(), (q(64 << 20, 32 << 20), q(1_000_000, 200_000)));
+        params.insert(
+            Workload::RandomAccess.name(),
+            (q(64 << 20, 32 << 20), q(1_000_000, 200_000)),
+        );
         params.insert(Workload::Syscall.name(), (0, q(200_000, 50_000)));
         params.insert(Workload::Boundary.name(), (0, q(20_000, 5_000)));
         Plan {
@@ -75,27 +78,44 @@ impl Plan {
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Startup: launch to READY, then tear down at once; `warmup + samples` times.
-pub fn startup(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> anyhow::Result<Startup> {
+pub fn startup(
+    env: &mut dyn Environment,
+    plan: &Plan,
+    bar: &ProgressBar,
+) -> anyhow::Result<Startup> {
     let mut ready = Vec::new();
     let mut torn_down = Vec::new();
     let mut phases: Vec<(&'static str, Vec<f64>)> = Vec::new();
     for i in 0..plan.startup_warmup + plan.startup_samples {
         let inst = env.launch().with_context(|| format!("launch {}", i + 1))?;
         let launch = inst.launch().clone();
-        let teardown = inst.teardown().with_context(|| format!("teardown {}", i + 1))?;
+        let teardown = inst
+            .teardown()
+            .with_context(|| format!("teardown {}", i + 1))?;
         let end = Instant::now();
         bar.inc(1);
         if i < plan.startup_warmup {
             continue;
         }
         if phases.is_empty() {
-            phases = launch.phases.iter().map(|(n, _)| (*n, Vec::new())).collect();
+            phases = launch
+                .phases
+                .iter()
+                .map(|(n, _)| (*n, Vec::new()))
+                .collect();
             phases.push(("teardown", Vec::new()));
         }
         let names_match = launch.phases.len() + 1 == phases.len()
-            && launch.phases.iter().zip(&phases).all(|((a, _), (b, _))| a == b);
+            && launch
+                .phases
+                .iter()
+                .zip(&phases)
+                .all(|((a, _), (b, _))| a == b);
         if !names_match {
-            bail!("environment {} reported different phases between launches", env.name());
+            bail!(
+                "environment {} reported different phases between launches",
+                env.name()
+            );
         }
         for ((_, d), (_, v)) in launch.phases.iter().zip(phases.iter_mut()) {
             v.push(d.as_secs_f64());
@@ -125,11 +145,22 @@ pub fn memory(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> anyh
     let mut totals = Vec::new();
     for _ in 0..plan.memory_samples {
         let mut inst = env.launch()?;
-        expect_held(inst.request(Command::Hold { bytes: plan.working_set }, RUN_TIMEOUT)?)?;
+        expect_held(inst.request(
+            Command::Hold {
+                bytes: plan.working_set,
+            },
+            RUN_TIMEOUT,
+        )?)?;
         let sample = inst.memory()?;
         inst.teardown()?;
         bar.inc(1);
-        totals.push(sample.iter().filter(|p| p.counts_in_total).map(|p| p.bytes as f64).sum());
+        totals.push(
+            sample
+                .iter()
+                .filter(|p| p.counts_in_total)
+                .map(|p| p.bytes as f64)
+                .sum(),
+        );
         for p in sample {
             match parts.iter_mut().find(|(q, _)| q.name == p.name) {
                 Some((_, v)) => v.push(p.bytes as f64),
@@ -167,7 +198,10 @@ fn expect_held(m: Message) -> anyhow::Result<()> {
 pub fn describe(m: Message) -> String {
     match m {
         Message::Fault { code, detail } => {
-            format!("FAULT: {} (code {code}, detail {detail})", fault::describe(code))
+            format!(
+                "FAULT: {} (code {code}, detail {detail})",
+                fault::describe(code)
+            )
         }
         other => format!("{other:?}"),
     }
@@ -200,8 +234,20 @@ pub fn throughput(
         }
         out.push(Throughput {
             workload: w.name().into(),
-            unit: if w == Workload::MemBw { "bytes/s" } else { "ops/s" }.into(),
-            rate: metric(if w == Workload::MemBw { "bytes/s" } else { "ops/s" }, rates),
+            unit: if w == Workload::MemBw {
+                "bytes/s"
+            } else {
+                "ops/s"
+            }
+            .into(),
+            rate: metric(
+                if w == Workload::MemBw {
+                    "bytes/s"
+                } else {
+                    "ops/s"
+                },
+                rates,
+            ),
             ratio_to_native: None,
             path: env.path_of(w),
         });
@@ -210,7 +256,12 @@ pub fn throughput(
     Ok(out)
 }
 
-fn run_once(inst: &mut dyn Instance, w: Workload, size: u64, iterations: u64) -> anyhow::Result<(u64, u64, u64)> {
+fn run_once(
+    inst: &mut dyn Instance,
+    w: Workload,
+    size: u64,
+    iterations: u64,
+) -> anyhow::Result<(u64, u64, u64)> {
     let cmd = Command::Run {
         workload: w as u8,
         size,

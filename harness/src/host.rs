@@ -71,10 +71,16 @@ fn virtualization(flags: &[String]) -> (Virtualization, String) {
     }
     let has = |f: &str| flags.iter().any(|x| x == f);
     if module("kvm_intel") || has("vmx") {
-        return (Virtualization::Hardware, "/dev/kvm on Intel VT-x (kvm_intel)".into());
+        return (
+            Virtualization::Hardware,
+            "/dev/kvm on Intel VT-x (kvm_intel)".into(),
+        );
     }
     if module("kvm_amd") || has("svm") {
-        return (Virtualization::Hardware, "/dev/kvm on AMD-V (kvm_amd)".into());
+        return (
+            Virtualization::Hardware,
+            "/dev/kvm on AMD-V (kvm_amd)".into(),
+        );
     }
     (
         Virtualization::None,
@@ -139,7 +145,10 @@ mod tests {
         assert_eq!(cgroup_layout(v1), CgroupLayout::V1);
         assert_eq!(cgroup_layout(v2), CgroupLayout::V2);
         assert_eq!(cgroup_layout(&format!("{v1}{v2}")), CgroupLayout::Hybrid);
-        assert_eq!(cgroup_layout("1 0 0:1 / / rw - ext4 /dev/sda rw\n"), CgroupLayout::None);
+        assert_eq!(
+            cgroup_layout("1 0 0:1 / / rw - ext4 /dev/sda rw\n"),
+            CgroupLayout::None
+        );
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub struct RunOutput {
 
 /// `2026-11-28T08-30-00Z`: an RFC 3339 time that is also a portable folder name.
 pub fn run_id(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string().replace(':', "-")
+    humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace(':', "-")
 }
 
 /// Runs the suite. Fails early (before measuring) on bad names or an
@@ -43,7 +45,10 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
     let started = SystemTime::now();
     let wall = Instant::now();
     let id = run_id(started);
-    let dir = opts.out.clone().unwrap_or_else(|| Path::new("results").join(&id));
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(&id));
 
     let names: Vec<String> = if opts.envs.is_empty() {
         env::KNOWN.iter().map(|s| s.to_string()).collect()
@@ -69,9 +74,11 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
     } else {
         ProgressDrawTarget::stderr()
     });
-    let style = ProgressStyle::with_template("{prefix:>22} {msg:<11} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+    let style = ProgressStyle::with_template(
+        "{prefix:>22} {msg:<11} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ");
 
     let mut results = Vec::new();
     let mut failed = Vec::new();
@@ -104,8 +111,8 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
             bar.set_message("memory");
             r.memory = Some(experiment::memory(env.as_mut(), &plan, &bar).context("memory")?);
             bar.set_message("throughput");
-            r.throughput =
-                experiment::throughput(env.as_mut(), &plan, host.tsc_hz, &bar).context("throughput")?;
+            r.throughput = experiment::throughput(env.as_mut(), &plan, host.tsc_hz, &bar)
+                .context("throughput")?;
             Ok(())
         })();
         bar.finish_with_message(if outcome.is_ok() { "done" } else { "FAILED" });

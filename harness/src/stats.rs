@@ -142,7 +142,10 @@ mod tests {
         assert_eq!((s.median_ci_low, s.median_ci_high), (4.0, 7.0));
         assert!(close(s.ci_level, 0.75)); // 1 - 2 * (1/2)^3
         let one = summarize(&[2.5]);
-        assert_eq!((one.median, one.p5, one.p95, one.stddev), (2.5, 2.5, 2.5, 0.0));
+        assert_eq!(
+            (one.median, one.p5, one.p95, one.stddev),
+            (2.5, 2.5, 2.5, 0.0)
+        );
         assert!(summarize(&[]).median.is_nan());
     }
 
@@ -153,6 +156,6 @@ mod tests {
         let (lo, hi, level) = median_ci(1000, 0.95);
         assert!((468..=469).contains(&lo), "lo = {lo}");
         assert_eq!(hi, 999 - lo);
-        assert!(level >= 0.95 && level < 0.96);
+        assert!((0.95..0.96).contains(&level));
     }
 }

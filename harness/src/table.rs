@@ -67,7 +67,8 @@ pub fn render(r: &Results) -> String {
         let (mem, over) = match &e.memory {
             Some(m) => (
                 fmt_mib(m.total.stats.median),
-                m.overhead_vs_native_bytes.map_or("-".into(), |o| format!("{:+.2}", o / 1048576.0)),
+                m.overhead_vs_native_bytes
+                    .map_or("-".into(), |o| format!("{:+.2}", o / 1048576.0)),
             ),
             None => ("-".into(), "-".into()),
         };

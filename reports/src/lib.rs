@@ -5,8 +5,8 @@
 //! - [`render_html`]: a pure function from one or more results to one
 //!   self-contained HTML page (inline SVG charts, no network).
 
-pub mod schema;
 mod render;
+pub mod schema;
 
 pub use render::render_html;
 pub use schema::*;
@@ -21,7 +21,9 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a vmvc results file (expected the JSON written by `vmvc run`): {source}")]
+    #[error(
+        "{path} is not a vmvc results file (expected the JSON written by `vmvc run`): {source}"
+    )]
     NotResults {
         path: PathBuf,
         source: serde_json::Error,

@@ -89,7 +89,10 @@ pub trait Instance {
 }
 
 /// Parses one `--env` name into an environment of this build.
-pub fn by_name(name: &str, exe: &crate::workload_exe::WorkloadExe) -> anyhow::Result<Box<dyn Environment>> {
+pub fn by_name(
+    name: &str,
+    exe: &crate::workload_exe::WorkloadExe,
+) -> anyhow::Result<Box<dyn Environment>> {
     match name {
         "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
         other => anyhow::bail!(

@@ -75,7 +75,11 @@ impl Instance for NativeInstance {
         self.chan.request(cmd, timeout)
     }
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
-        let pid = self.child.as_ref().map(|c| c.id()).context("process already reaped")?;
+        let pid = self
+            .child
+            .as_ref()
+            .map(|c| c.id())
+            .context("process already reaped")?;
         procfs::process_parts(pid)
     }
     fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
