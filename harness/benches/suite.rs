@@ -146,6 +146,7 @@ fn main() {
         quick: test_mode,
         out: Some(root.join("results").join(id)),
         quiet: false,
+        pin: None,
     };
     match harness::run::run(&opts) {
         Ok(o) => {

@@ -7,7 +7,7 @@ use crate::env::{Environment, Instance};
 use crate::stats::metric;
 use anyhow::{bail, Context};
 use indicatif::ProgressBar;
-use reports::{MemComponent, Memory, Phase, Startup, Throughput};
+use reports::{DensityPoint, MemComponent, Memory, Phase, Startup, Throughput};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use workload::protocol::{fault, Command, Message, Workload};
@@ -24,6 +24,8 @@ pub struct Plan {
     pub throughput_reps: usize,
     /// Per workload: (buffer size in bytes, iterations).
     pub params: BTreeMap<&'static str, (u64, u64)>,
+    /// Instance counts for the density experiment.
+    pub density: Vec<u32>,
 }
 
 impl Plan {
@@ -47,6 +49,7 @@ impl Plan {
             throughput_warmup: 1,
             throughput_reps: q(10, 3) as usize,
             params,
+            density: if quick { vec![1, 2, 4] } else { vec![1, 2, 4, 8, 16] },
         }
     }
 
@@ -278,11 +281,53 @@ fn run_once(
     }
 }
 
+/// Density: N idle instances at once, each holding the working set, for
+/// each N in the plan. The host's MemAvailable before and after, divided by
+/// N, cross-checks the per-instance accounting of [`memory`]. MemAvailable
+/// is coarse: the kernel's per-CPU free-page lists hold megabytes it does not
+/// count as free, so a few instances can hide in them; trust large N.
+pub fn density(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> anyhow::Result<Vec<DensityPoint>> {
+    let mut points = Vec::new();
+    for &n in &plan.density {
+        let before = crate::procfs::meminfo("MemAvailable:").context("reading MemAvailable")?;
+        let mut running: Vec<Box<dyn Instance>> = Vec::with_capacity(n as usize);
+        let mut ready = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let mut inst = env.launch().with_context(|| format!("density: instance {} of {n}", running.len() + 1))?;
+            ready.push(inst.launch().ready.as_secs_f64());
+            expect_held(inst.request(Command::Hold { bytes: plan.working_set }, RUN_TIMEOUT)?)?;
+            running.push(inst);
+            bar.inc(1);
+        }
+        let after = crate::procfs::meminfo("MemAvailable:").context("reading MemAvailable")?;
+        let mut accounted = 0.0;
+        for inst in running.iter_mut() {
+            accounted += inst
+                .memory()?
+                .iter()
+                .filter(|p| p.counts_in_total)
+                .map(|p| p.bytes as f64)
+                .sum::<f64>();
+        }
+        for inst in running {
+            inst.teardown()?;
+        }
+        points.push(DensityPoint {
+            instances: n,
+            mem_available_drop_per_instance: (before as f64 - after as f64) / f64::from(n),
+            accounted_per_instance: accounted / f64::from(n),
+            ready: metric("s", ready),
+        });
+    }
+    Ok(points)
+}
+
 /// Number of progress steps each experiment takes under `plan`.
-pub fn steps(plan: &Plan) -> [u64; 3] {
+pub fn steps(plan: &Plan) -> [u64; 4] {
     [
         (plan.startup_warmup + plan.startup_samples) as u64,
         plan.memory_samples as u64,
         ((plan.throughput_warmup + plan.throughput_reps) * Workload::ALL.len()) as u64,
+        plan.density.iter().map(|n| u64::from(*n)).sum(),
     ]
 }

@@ -35,6 +35,14 @@ enum Cmd {
         /// No progress bars and no table; only the paths written.
         #[arg(long, short)]
         quiet: bool,
+        /// Print the results JSON on stdout instead of the table (progress
+        /// and paths go to stderr).
+        #[arg(long)]
+        json: bool,
+        /// Pin the run to these CPUs, e.g. `1` or `0-1`: less noise from
+        /// migrations; recorded in the results.
+        #[arg(long, value_name = "CPUS", value_parser = |s: &str| harness::run::parse_cpu_list(s).map(CpuList))]
+        pin: Option<CpuList>,
     },
     /// Render one or more results.json files into one HTML report (several
     /// files give a comparison page).
@@ -52,6 +60,10 @@ enum Cmd {
     /// List the environment names `--env` accepts.
     Envs,
 }
+
+/// A parsed `--pin` list (a newtype: clap reads a bare `Vec` as "many values").
+#[derive(Clone)]
+struct CpuList(Vec<usize>);
 
 fn main() {
     let cli = Cli::parse();
@@ -71,19 +83,28 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             quick,
             out,
             quiet,
+            json,
+            pin,
         } => {
             let opts = harness::run::RunOptions {
                 envs: env,
                 quick,
                 out,
                 quiet,
+                pin: pin.map(|p| p.0),
             };
             let o = harness::run::run(&opts)?;
-            if !quiet {
-                println!("{}", harness::table::render(&o.results));
+            if json {
+                println!("{}", serde_json::to_string_pretty(&o.results)?);
+                eprintln!("results: {}", o.json.display());
+                eprintln!("report:  {}", o.html.display());
+            } else {
+                if !quiet {
+                    println!("{}", harness::table::render(&o.results));
+                }
+                println!("results: {}", o.json.display());
+                println!("report:  {}", o.html.display());
             }
-            println!("results: {}", o.json.display());
-            println!("report:  {}", o.html.display());
             if !o.failed.is_empty() {
                 eprintln!("vmvc: measurement failed for: {}", o.failed.join(", "));
                 return Ok(1);

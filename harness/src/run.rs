@@ -20,6 +20,8 @@ pub struct RunOptions {
     pub out: Option<PathBuf>,
     /// No progress bars.
     pub quiet: bool,
+    /// Pin this process and every instance it starts to these CPUs.
+    pub pin: Option<Vec<usize>>,
 }
 
 /// Where the run's files went.
@@ -67,6 +69,9 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
     }
     prepare_out_dir(&dir)?;
 
+    if let Some(cpus) = &opts.pin {
+        pin_to(cpus)?;
+    }
     let host = crate::host::detect();
     let plan = Plan::new(opts.quick);
     let multi = MultiProgress::with_draw_target(if opts.quiet {
@@ -92,6 +97,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
             memory: None,
             throughput: Vec::new(),
             notes: env.notes(),
+            density: Vec::new(),
         };
         if let Some(why) = env.unavailable(&host) {
             if !opts.quiet {
@@ -101,8 +107,8 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
             results.push(r);
             continue;
         }
-        let [s, m, t] = experiment::steps(&plan);
-        let bar = multi.add(ProgressBar::new(s + m + t));
+        let steps: u64 = experiment::steps(&plan).iter().sum();
+        let bar = multi.add(ProgressBar::new(steps));
         bar.set_style(style.clone());
         bar.set_prefix(name.clone());
         let outcome = (|| -> anyhow::Result<()> {
@@ -113,6 +119,8 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
             bar.set_message("throughput");
             r.throughput = experiment::throughput(env.as_mut(), &plan, host.tsc_hz, &bar)
                 .context("throughput")?;
+            bar.set_message("density");
+            r.density = experiment::density(env.as_mut(), &plan, &bar).context("density")?;
             Ok(())
         })();
         bar.finish_with_message(if outcome.is_ok() { "done" } else { "FAILED" });
@@ -133,6 +141,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         wall_time_s: wall.elapsed().as_secs_f64(),
         vmvc_version: env!("CARGO_PKG_VERSION").into(),
         quick: opts.quick,
+        pinned_cpus: opts.pin.clone(),
         host,
         workload: WorkloadBuild {
             linux_binary_bytes: exe.size,
@@ -208,4 +217,60 @@ pub fn check_names(names: &[String]) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Restricts this process (and so every child and vCPU thread it creates
+/// later) to `cpus`: less migration noise, at the price of sharing cores.
+pub fn pin_to(cpus: &[usize]) -> anyhow::Result<()> {
+    let mut set = nix::sched::CpuSet::new();
+    for &c in cpus {
+        set.set(c)
+            .with_context(|| format!("CPU {c} is beyond what this system supports"))?;
+    }
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .with_context(|| format!("pinning to CPUs {cpus:?} (are they online?)"))
+}
+
+/// Parses a CPU list like `0`, `0,2` or `0-3`.
+pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let num = |t: &str| t.trim().parse::<usize>().map_err(|_| format!("{t:?} is not a CPU number"));
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if a > b {
+                    return Err(format!("empty CPU range {part:?}"));
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(num(part)?),
+        }
+    }
+    if out.is_empty() {
+        return Err("no CPU given".into());
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists() {
+        assert_eq!(parse_cpu_list("0"), Ok(vec![0]));
+        assert_eq!(parse_cpu_list("2,0-1,1"), Ok(vec![0, 1, 2]));
+        assert!(parse_cpu_list("3-1").is_err());
+        assert!(parse_cpu_list("x").is_err());
+        assert!(parse_cpu_list("").is_err());
+    }
+
+    #[test]
+    fn run_ids_are_folder_names() {
+        let id = run_id(std::time::UNIX_EPOCH);
+        assert_eq!(id, "1970-01-01T00-00-00Z");
+    }
 }

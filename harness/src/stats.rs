@@ -27,6 +27,8 @@ pub fn summarize(samples: &[f64]) -> Stats {
             p95: f64::NAN,
             mean: f64::NAN,
             stddev: f64::NAN,
+            cv: f64::NAN,
+            outliers: Vec::new(),
             median_ci_low: f64::NAN,
             median_ci_high: f64::NAN,
             ci_level: 0.0,
@@ -39,6 +41,8 @@ pub fn summarize(samples: &[f64]) -> Stats {
         0.0
     };
     let (lo, hi, level) = median_ci(n, CI_LEVEL);
+    let (q1, q3) = (percentile(&xs, 0.25), percentile(&xs, 0.75));
+    let (fence_lo, fence_hi) = (q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1));
     Stats {
         n,
         median: percentile(&xs, 0.5),
@@ -46,6 +50,14 @@ pub fn summarize(samples: &[f64]) -> Stats {
         p95: percentile(&xs, 0.95),
         mean,
         stddev,
+        cv: if mean != 0.0 { stddev / mean.abs() } else { f64::NAN },
+        // Indices into the caller's order, NaNs included, so they point at samples.
+        outliers: samples
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x < fence_lo || **x > fence_hi)
+            .map(|(i, _)| i)
+            .collect(),
         median_ci_low: xs[lo],
         median_ci_high: xs[hi],
         ci_level: level,
@@ -128,10 +140,23 @@ mod tests {
     }
 
     #[test]
+    fn outliers_by_tukey_fences_are_flagged_not_dropped() {
+        // 1..=9 and 100: Q1 = 3.25, Q3 = 7.75, IQR = 4.5, upper fence 14.5.
+        let mut xs: Vec<f64> = (1..=9).map(f64::from).collect();
+        xs.insert(4, 100.0);
+        let s = summarize(&xs);
+        assert_eq!(s.outliers, vec![4]);
+        assert_eq!(s.n, 10);
+        assert!(close(s.mean, 145.0 / 10.0), "the outlier stays in the mean");
+        assert!(close(s.cv, s.stddev / s.mean));
+        assert!(summarize(&[1.0, 2.0, 3.0]).outliers.is_empty());
+    }
+
+    #[test]
     fn order_does_not_matter_and_nan_is_ignored() {
         let a = summarize(&[3.0, 1.0, f64::NAN, 2.0]);
         let b = summarize(&[1.0, 2.0, 3.0]);
-        assert_eq!(a, b);
+        assert_eq!((a.n, a.median, a.mean, a.stddev), (b.n, b.median, b.mean, b.stddev));
         assert!(close(b.median, 2.0));
         assert!(close(b.stddev, 1.0));
     }

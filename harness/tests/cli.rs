@@ -22,7 +22,14 @@ fn text(o: &Output) -> String {
 fn quick_native_run_writes_results_and_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = vmvc(&["run", "--env", "native", "--quick", "--out", out.to_str().unwrap()]);
+    let o = vmvc(&[
+        "run",
+        "--env",
+        "native",
+        "--quick",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("native"), "table printed: {}", text(&o));
 
@@ -57,13 +64,18 @@ fn quick_native_run_writes_results_and_report() {
         assert!(t["rate"]["stats"]["median"].as_f64().unwrap() > 0.0);
         assert_eq!(t["ratio_to_native"].as_f64(), Some(1.0));
     }
-    let mem = native["memory"]["total"]["stats"]["median"].as_f64().unwrap();
+    let mem = native["memory"]["total"]["stats"]["median"]
+        .as_f64()
+        .unwrap();
     // The workload holds a 16 MiB working set; its PSS must include it.
     assert!(mem >= 16.0 * 1048576.0, "memory total {mem}");
 
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<svg"), "report has inline SVG charts");
-    assert!(!html.contains("http://") || html.contains("xmlns"), "no network references");
+    assert!(
+        !html.contains("http://") || html.contains("xmlns"),
+        "no network references"
+    );
     // The results round-trip through the reader and render again.
     let parsed = reports::load(&out.join("results.json")).unwrap();
     assert_eq!(parsed.environments[0].name, "native");
@@ -86,7 +98,14 @@ fn host_detection_names_this_machines_kvm() {
 #[test]
 fn unknown_environment_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let o = vmvc(&["run", "--env", "native,vm-cloud", "--quick", "--out", dir.path().to_str().unwrap()]);
+    let o = vmvc(&[
+        "run",
+        "--env",
+        "native,vm-cloud",
+        "--quick",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let t = text(&o);
     assert!(t.contains("unknown environment \"vm-cloud\""), "{t}");
@@ -100,7 +119,14 @@ fn unwritable_output_folder_is_refused_before_measuring() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
     let target = file.join("sub");
-    let o = vmvc(&["run", "--env", "native", "--quick", "--out", target.to_str().unwrap()]);
+    let o = vmvc(&[
+        "run",
+        "--env",
+        "native",
+        "--quick",
+        "--out",
+        target.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let t = text(&o);
     assert!(t.contains("cannot create output folder"), "{t}");
@@ -114,7 +140,11 @@ fn report_refuses_foreign_and_missing_files() {
     std::fs::write(&foreign, br#"{"foo": 1}"#).unwrap();
     let o = vmvc(&["report", foreign.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("is not a vmvc results file"), "{}", text(&o));
+    assert!(
+        text(&o).contains("is not a vmvc results file"),
+        "{}",
+        text(&o)
+    );
 
     let future = dir.path().join("future.json");
     std::fs::write(&future, br#"{"schema_version": 999}"#).unwrap();
@@ -123,7 +153,11 @@ fn report_refuses_foreign_and_missing_files() {
 
     let o = vmvc(&["report", dir.path().join("missing.json").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).contains("cannot read results file"), "{}", text(&o));
+    assert!(
+        text(&o).contains("cannot read results file"),
+        "{}",
+        text(&o)
+    );
     assert!(!text(&o).contains("panicked"));
 }
 
