@@ -24,6 +24,9 @@ pub struct Results {
     pub vmvc_version: String,
     /// `--quick` runs take fewer samples; their figures are noisier.
     pub quick: bool,
+    /// CPUs the run was pinned to (`--pin`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_cpus: Option<Vec<usize>>,
     pub host: Host,
     pub workload: WorkloadBuild,
     /// The Linux guest kernel, when a `vm-linux` environment ran or was considered.
@@ -153,6 +156,9 @@ pub struct EnvResult {
     /// Things a reader must know to interpret the figures.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// N idle instances at once, for growing N.
+    #[serde(default)]
+    pub density: Vec<DensityPoint>,
 }
 
 /// Startup of one instance: time to READY, to fully torn down, and the phases.
@@ -227,18 +233,62 @@ pub struct Metric {
 }
 
 /// Summary statistics over a metric's samples.
+///
+/// JSON has no NaN: serde_json writes a NaN (statistics of no samples) as
+/// `null`, and `null` reads back as NaN.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub n: usize,
+    #[serde(deserialize_with = "nan_if_null")]
     pub median: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub p5: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub p95: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub mean: f64,
     /// Sample standard deviation (n - 1).
+    #[serde(deserialize_with = "nan_if_null")]
     pub stddev: f64,
+    /// Coefficient of variation, stddev / mean: above 0.10 the machine was noisy.
+    #[serde(default = "nan", deserialize_with = "nan_if_null")]
+    pub cv: f64,
+    /// Indices into `samples` of outliers by Tukey's fences (outside
+    /// [Q1 - 1.5 IQR, Q3 + 1.5 IQR]). Flagged, never dropped: every statistic
+    /// above includes them.
+    #[serde(default)]
+    pub outliers: Vec<usize>,
     /// Distribution-free confidence interval for the median (order statistics).
+    #[serde(deserialize_with = "nan_if_null")]
     pub median_ci_low: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub median_ci_high: f64,
     /// Confidence level of the interval, e.g. 0.95; lower when n is too small for 95 %.
     pub ci_level: f64,
+}
+
+/// Noisy-machine threshold for [`Stats::cv`].
+pub const NOISY_CV: f64 = 0.10;
+
+fn nan() -> f64 {
+    f64::NAN
+}
+
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// Many idle instances at once (DESIGN.md, "Memory overhead", density).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DensityPoint {
+    /// Instances running at once, each idle and holding the working set.
+    pub instances: u32,
+    /// Drop of the host's MemAvailable from before the first launch to all
+    /// `instances` READY and holding, divided by `instances`, bytes.
+    pub mem_available_drop_per_instance: f64,
+    /// The per-instance accounting (sum of the memory components counted in
+    /// the total) averaged over the instances, bytes.
+    pub accounted_per_instance: f64,
+    /// Time to READY of each launch while the others were running, seconds.
+    pub ready: Metric,
 }
