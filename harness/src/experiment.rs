@@ -282,14 +282,13 @@ fn run_once(
 }
 
 /// Density: N idle instances at once, each holding the working set, for
-/// each N in the plan. The host's MemAvailable before and after, divided by
-/// N, cross-checks the per-instance accounting of [`memory`]. MemAvailable
-/// is coarse: the kernel's per-CPU free-page lists hold megabytes it does not
-/// count as free, so a few instances can hide in them; trust large N.
+/// each N in the plan. The drop of the host's available memory (MemAvailable
+/// plus the per-CPU free lists, see [`crate::procfs::available_memory`]),
+/// divided by N, cross-checks the per-instance accounting of [`memory`].
 pub fn density(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> anyhow::Result<Vec<DensityPoint>> {
     let mut points = Vec::new();
     for &n in &plan.density {
-        let before = crate::procfs::meminfo("MemAvailable:").context("reading MemAvailable")?;
+        let before = crate::procfs::available_memory().context("reading MemAvailable")?;
         let mut running: Vec<Box<dyn Instance>> = Vec::with_capacity(n as usize);
         let mut ready = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -299,7 +298,7 @@ pub fn density(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> any
             running.push(inst);
             bar.inc(1);
         }
-        let after = crate::procfs::meminfo("MemAvailable:").context("reading MemAvailable")?;
+        let after = crate::procfs::available_memory().context("reading MemAvailable")?;
         let mut accounted = 0.0;
         for inst in running.iter_mut() {
             accounted += inst

@@ -66,6 +66,10 @@ enum Cmd {
 struct CpuList(Vec<usize>);
 
 fn main() {
+    // Hidden mode: this process is the VMM of one vm-bare:process VM.
+    if std::env::args().nth(1).as_deref() == Some(harness::env::vm_bare::VMM_SUBCOMMAND) {
+        std::process::exit(harness::env::vm_bare::vmm_main(std::env::args().skip(2)));
+    }
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(code) => std::process::exit(code),

@@ -18,6 +18,31 @@ pub fn meminfo(key: &str) -> Option<u64> {
     kb_field(&text, key)
 }
 
+/// Pages sitting on the kernel's per-CPU free lists (`count:` lines of
+/// /proc/zoneinfo). The kernel does not count them in MemFree/MemAvailable,
+/// and each CPU's list can hold up to `high:` pages — tens of MiB here.
+pub fn percpu_free_pages(zoneinfo: &str) -> u64 {
+    zoneinfo
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("count:"))
+        .filter_map(|n| n.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// Memory the host could still give out, bytes: MemAvailable plus the
+/// per-CPU free lists. Without the latter, instances that reuse pages just
+/// freed by a previous one would look free of charge.
+pub fn available_memory() -> Option<u64> {
+    let pcp = std::fs::read_to_string("/proc/zoneinfo")
+        .map(|z| percpu_free_pages(&z))
+        .unwrap_or(0);
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .unwrap_or(4096) as u64;
+    Some(meminfo("MemAvailable:")? + pcp * page)
+}
+
 /// What a plain process costs: its proportional set size (shared pages
 /// split among their users) and its page tables, which the kernel keeps
 /// outside the process's own memory.
@@ -52,5 +77,11 @@ mod tests {
         assert_eq!(super::kb_field(t, "Pss:"), Some(12 * 1024));
         assert_eq!(super::kb_field(t, "Pss_Anon:"), Some(4 * 1024));
         assert_eq!(super::kb_field(t, "Swap:"), None);
+    }
+
+    #[test]
+    fn sums_percpu_lists() {
+        let z = "Node 0, zone Normal\n  pages free 5\n    cpu: 0\n              count:    2657\n              high:     16713\n    cpu: 1\n              count: 3\n";
+        assert_eq!(super::percpu_free_pages(z), 2660);
     }
 }

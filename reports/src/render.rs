@@ -3,7 +3,7 @@
 //! The page is plain HTML with inline CSS and inline SVG: it opens offline,
 //! can be mailed as one file, and prints. Layout of the code:
 //! - this file: the page skeleton, the host facts and the environment lists;
-//! - [`figures`]: the five charts, each with its sentence and its table;
+//! - [`figures`]: the charts, each with its sentence and its table;
 //! - [`chart`]: the one chart model they share, drawn with plotters;
 //! - [`format`]: escaping, numbers with units, tables.
 //!
@@ -14,7 +14,7 @@ mod chart;
 mod figures;
 mod format;
 
-use crate::schema::{EnvResult, Results, Virtualization, SCHEMA_VERSION};
+use crate::schema::{EnvResult, Results, Virtualization, NOISY_CV, SCHEMA_VERSION};
 use format::{bytes, esc, num, table, text_col};
 
 /// Renders one page from one or more runs. Never panics on odd data:
@@ -37,23 +37,30 @@ pub fn render_html(runs: &[Results]) -> String {
     if page.runs.is_empty() {
         html.push_str("<p class=\"absent\">No results were given: run <code>vmvc run</code> first, then render its results.json.</p>\n");
     } else {
+        let noisy = figures::noisy(&page);
+        html.push_str(&noisy_warning(&noisy));
         html.push_str(INTRO);
-        html.push_str(&host_section(&page));
+        html.push_str(&host_section(&page, &noisy));
         html.push_str(&environments_section(&page));
 
         html.push_str("<section id=\"startup\">\n<h2>Startup</h2>\n");
-        html.push_str(&figures::ready(&page).html());
-        html.push_str(&figures::phases(&page).html());
-        html.push_str(&figures::distribution(&page).html());
+        html.push_str(&figures::ready(&page).html(&noisy));
+        html.push_str(&figures::phases(&page).html(&noisy));
+        html.push_str(&figures::distribution(&page).html(&noisy));
         html.push_str("</section>\n");
 
         html.push_str("<section id=\"memory\">\n<h2>Memory per instance</h2>\n");
-        html.push_str(&figures::memory(&page).html());
+        html.push_str(&figures::memory(&page).html(&noisy));
+        html.push_str("</section>\n");
+
+        html.push_str("<section id=\"density\">\n<h2>Density: many instances at once</h2>\n");
+        html.push_str(&figures::density_memory(&page).html(&noisy));
+        html.push_str(&figures::density_startup(&page).html(&noisy));
         html.push_str("</section>\n");
 
         html.push_str("<section id=\"throughput\">\n<h2>Throughput</h2>\n");
         html.push_str(THROUGHPUT_INTRO);
-        html.push_str(&figures::throughput(&page).html());
+        html.push_str(&figures::throughput(&page).html(&noisy));
         html.push_str("</section>\n");
     }
 
@@ -129,10 +136,7 @@ impl<'a> Page<'a> {
     pub fn run_legend(&self) -> Vec<chart::LegendEntry> {
         self.runs
             .iter()
-            .map(|run| chart::LegendEntry {
-                name: self.run_name(run),
-                color: Some(run.color()),
-            })
+            .map(|run| chart::LegendEntry::swatch(self.run_name(run), run.color()))
             .collect()
     }
 
@@ -144,10 +148,7 @@ impl<'a> Page<'a> {
         }
         self.runs
             .iter()
-            .map(|run| chart::LegendEntry {
-                name: self.run_name(run),
-                color: None,
-            })
+            .map(|run| chart::LegendEntry::text(self.run_name(run)))
             .collect()
     }
 
@@ -188,12 +189,33 @@ impl<'a> Page<'a> {
     }
 }
 
+/// The box at the top of the page when any startup or throughput figure
+/// varied more than [`NOISY_CV`] between samples; empty otherwise.
+fn noisy_warning(noisy: &[figures::Noisy]) -> String {
+    if noisy.is_empty() {
+        return String::new();
+    }
+    let all: Vec<&figures::Noisy> = noisy.iter().collect();
+    format!(
+        "<div class=\"warning noisy\" id=\"noisy-warning\" role=\"note\"><strong>This machine was \
+         noisy:</strong> {} of the startup and throughput figures varied by more than {} % between \
+         samples (coefficient of variation, stddev ÷ mean): {}. Medians are robust to a few slow \
+         samples, but differences between environments smaller than this spread are not \
+         meaningful. For steadier figures, re-run on an otherwise idle machine, pin the run to \
+         CPUs (<code>--pin</code>) and take more samples (no <code>--quick</code>); the affected \
+         charts are marked below.</div>\n",
+        noisy.len(),
+        num(NOISY_CV * 100.0),
+        esc(&figures::Noisy::list(&all, 8))
+    )
+}
+
 /// One row of the host table: its name and how to read it from a run.
 type Fact = (&'static str, fn(&Results) -> String);
 
 /// Host and run facts, one column per run, then what the reader must know
 /// about the host's virtualization before reading any VM figure.
-fn host_section(page: &Page) -> String {
+fn host_section(page: &Page, noisy: &[figures::Noisy]) -> String {
     let mut html = String::from("<section id=\"host\">\n<h2>Host and run</h2>\n");
 
     let facts: &[Fact] = &[
@@ -206,6 +228,13 @@ fn host_section(page: &Page) -> String {
             } else {
                 "no".to_owned()
             }
+        }),
+        ("pinned to CPUs", |r| match &r.pinned_cpus {
+            Some(cpus) if !cpus.is_empty() => {
+                let list: Vec<String> = cpus.iter().map(|c| c.to_string()).collect();
+                list.join(", ")
+            }
+            _ => "no (the scheduler placed every thread)".to_owned(),
         }),
         ("vmvc version", |r| r.vmvc_version.clone()),
         ("hostname", |r| r.host.hostname.clone()),
@@ -287,6 +316,8 @@ fn host_section(page: &Page) -> String {
                 .collect()
         })
         .collect();
+    let mut rows = rows;
+    rows.insert(4, noisiest_row(page, noisy));
     html.push_str(&table(
         "Where and how each figure was measured",
         &cols,
@@ -343,6 +374,28 @@ fn host_section(page: &Page) -> String {
     }
     html.push_str("</section>\n");
     html
+}
+
+/// The host-table row naming each run's noisiest startup or throughput figure.
+fn noisiest_row(page: &Page, noisy: &[figures::Noisy]) -> Vec<String> {
+    let mut row = vec!["steadiness".to_owned()];
+    for run in &page.runs {
+        let mine: Vec<&figures::Noisy> = noisy.iter().filter(|n| n.run == run.no).collect();
+        row.push(match mine.first() {
+            None => format!(
+                "every startup and throughput figure within {} % CV",
+                num(NOISY_CV * 100.0)
+            ),
+            Some(worst) => format!(
+                "noisy: {} figure(s) above {} % CV, worst {} ({} %)",
+                mine.len(),
+                num(NOISY_CV * 100.0),
+                worst.what,
+                num(worst.cv * 100.0)
+            ),
+        });
+    }
+    row
 }
 
 fn yes_no(b: bool) -> String {
@@ -434,6 +487,7 @@ h4 { font-size: 1em; margin: 1em 0 .3em; }
 .lead { color: var(--muted); }
 code { font: .92em ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 .callout { border-left: 4px solid #e15759; background: #fdf3f3; padding: .6em .9em; }
+.warning { border: 2px solid #d97706; border-left-width: 6px; background: #fff7e6; padding: .6em .9em; margin: 1em 0; }
 .absent { color: var(--muted); font-style: italic; }
 figure.chart { margin: 1.4em 0 .6em; }
 figure.chart svg { display: block; max-width: 100%; height: auto; }
@@ -454,7 +508,7 @@ footer { margin-top: 3em; color: var(--muted); font-size: .85em; }
   body { font-size: 10pt; }
   main { max-width: none; padding: 0; }
   h2 { break-after: avoid; }
-  figure.chart, .callout, tr { break-inside: avoid; page-break-inside: avoid; }
+  figure.chart, .callout, .warning, tr { break-inside: avoid; page-break-inside: avoid; }
   figure.chart svg { width: 100%; }
   .table-wrap { overflow: visible; }
 }

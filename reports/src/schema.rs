@@ -283,8 +283,9 @@ fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> 
 pub struct DensityPoint {
     /// Instances running at once, each idle and holding the working set.
     pub instances: u32,
-    /// Drop of the host's MemAvailable from before the first launch to all
-    /// `instances` READY and holding, divided by `instances`, bytes.
+    /// Drop of the host's available memory (MemAvailable plus the kernel's
+    /// per-CPU free page lists, which MemAvailable leaves out) from before the
+    /// first launch to all `instances` READY and holding, per instance, bytes.
     pub mem_available_drop_per_instance: f64,
     /// The per-instance accounting (sum of the memory components counted in
     /// the total) averaged over the instances, bytes.

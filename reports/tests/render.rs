@@ -28,6 +28,8 @@ fn stats(samples: &[f64]) -> Stats {
             p95: nan,
             mean: nan,
             stddev: nan,
+            cv: nan,
+            outliers: Vec::new(),
             median_ci_low: nan,
             median_ci_high: nan,
             ci_level: nan,
@@ -40,7 +42,13 @@ fn stats(samples: &[f64]) -> Stats {
         sorted[i] + (next - sorted[i]) * frac
     };
     let mean = sorted.iter().sum::<f64>() / n as f64;
-    let var = sorted.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+    // One sample has no spread to speak of (and NaN would not round-trip
+    // as equal): call it zero.
+    let var = if n > 1 {
+        sorted.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0)
+    } else {
+        0.0
+    };
     // Order statistics around the median: ranks n/2 ± 1.96·√n/2.
     let half = 0.98 * (n as f64).sqrt();
     let rank = |r: f64| sorted[(r.clamp(0.0, (n - 1) as f64)) as usize];
@@ -51,10 +59,24 @@ fn stats(samples: &[f64]) -> Stats {
         p95: quantile(0.95),
         mean,
         stddev: var.sqrt(),
+        cv: var.sqrt() / mean,
+        outliers: tukey_outliers(samples, quantile(0.25), quantile(0.75)),
         median_ci_low: rank(n as f64 / 2.0 - half),
         median_ci_high: rank(n as f64 / 2.0 + half),
         ci_level: 0.95,
     }
+}
+
+/// Indices of the samples outside Tukey's fences.
+fn tukey_outliers(samples: &[f64], q1: f64, q3: f64) -> Vec<usize> {
+    let iqr = q3 - q1;
+    let (lo, hi) = (q1 - 1.5 * iqr, q3 + 1.5 * iqr);
+    samples
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| **v < lo || **v > hi)
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// `n` positive samples around `median`, skewed right like real latencies;
@@ -158,6 +180,33 @@ fn throughput(ratios: [f64; 5], paths: [&str; 5], seed: u64) -> Vec<Throughput> 
         .collect()
 }
 
+/// Density at N = 1, 2, 4, …, 16: per-instance cost `mib` (MemAvailable
+/// view) of which `accounted` is counted per instance, shared memory making
+/// the per-instance figure fall a little with N; startup rising slowly.
+fn density(mib: f64, accounted: f64, ready_s: f64, seed: u64) -> Vec<DensityPoint> {
+    const MIB: f64 = 1024.0 * 1024.0;
+    [1u32, 2, 4, 8, 16]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| {
+            let shared = 1.5 / f64::from(n);
+            DensityPoint {
+                instances: n,
+                mem_available_drop_per_instance: (mib + shared) * MIB,
+                accounted_per_instance: accounted * MIB,
+                ready: metric(
+                    "s",
+                    samples(
+                        ready_s * (1.0 + 0.05 * i as f64),
+                        n as usize,
+                        seed + i as u64,
+                    ),
+                ),
+            }
+        })
+        .collect()
+}
+
 fn env(name: &str, description: &str) -> EnvResult {
     EnvResult {
         name: name.to_owned(),
@@ -167,6 +216,7 @@ fn env(name: &str, description: &str) -> EnvResult {
         memory: None,
         throughput: Vec::new(),
         notes: Vec::new(),
+        density: Vec::new(),
     }
 }
 
@@ -185,6 +235,7 @@ fn sample_run(run_id: &str, hostname: &str, scale: f64) -> Results {
         )),
         memory: Some(memory(&[("workload", true, 64.4)], None, 10)),
         throughput: throughput([1.0; 5], ["CPU", "RAM", "RAM", "host kernel", "pipe"], 20),
+        density: density(64.6, 64.4, 330e-6 * scale, 70),
         ..env("native", "a plain child process (fork/exec): the baseline")
     };
     let container = EnvResult {
@@ -214,6 +265,7 @@ fn sample_run(run_id: &str, hostname: &str, scale: f64) -> Results {
             40,
         ),
         notes: vec!["pivot_root + mount/pid/uts/ipc/net namespaces + cgroup v1 memory".to_owned()],
+        density: density(66.2, 65.0, 1.6e-3 * scale, 80),
         ..env("container:full", "bench-container, full profile")
     };
     let vm_bare = EnvResult {
@@ -251,6 +303,7 @@ fn sample_run(run_id: &str, hostname: &str, scale: f64) -> Results {
             60,
         ),
         notes: vec!["CPL0 stub emulated by PVM: syscall figures are emulation speed".to_owned()],
+        density: density(69.5, 67.9, 9.5e-3 * scale, 90),
         ..env("vm-bare", "bench-vm with no guest OS")
     };
     let vm_linux = EnvResult {
@@ -264,6 +317,7 @@ fn sample_run(run_id: &str, hostname: &str, scale: f64) -> Results {
         wall_time_s: 212.4,
         vmvc_version: "0.1.0".to_owned(),
         quick: false,
+        pinned_cpus: None,
         host: Host {
             hostname: hostname.to_owned(),
             cpu_model: "AMD EPYC 7B13 64-Core Processor".to_owned(),
@@ -376,18 +430,20 @@ fn chart<'a>(charts: &'a [ChartSvg], id: &str) -> &'a ChartSvg {
         .unwrap_or_else(|| panic!("chart {id} is on the page"))
 }
 
-const CHART_IDS: [&str; 5] = [
+const CHART_IDS: [&str; 7] = [
     "chart-ready",
     "chart-phases",
     "chart-distribution",
     "chart-memory",
+    "chart-density",
+    "chart-density-startup",
     "chart-throughput",
 ];
 
 // ------------------------------------------------------------------ tests
 
 #[test]
-fn one_run_gives_five_drawn_charts_with_names_and_units() {
+fn one_run_gives_seven_drawn_charts_with_names_and_units() {
     let run = sample_run("2026-11-28T08-30-00Z", "pvm-host", 1.0);
     let html = render_html(std::slice::from_ref(&run));
     if let Ok(path) = std::env::var("VMVC_SAMPLE_REPORT") {
@@ -397,18 +453,23 @@ fn one_run_gives_five_drawn_charts_with_names_and_units() {
     let found = charts(&html);
     assert_eq!(
         html.matches("<svg").count(),
-        5,
+        CHART_IDS.len(),
         "one svg per chart, no other"
     );
     let ids: Vec<&str> = found.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids.len(), 5);
+    assert_eq!(ids, CHART_IDS, "every chart, in page order");
     for id in CHART_IDS {
         let c = chart(&found, id);
         assert!(c.shapes() > 5, "{id} draws something");
         assert!(
             c.has_text("2026-11-28T08-30-00Z @ pvm-host")
-                || id == "chart-phases"
-                || id == "chart-memory",
+                || [
+                    "chart-phases",
+                    "chart-memory",
+                    "chart-density",
+                    "chart-density-startup"
+                ]
+                .contains(&id),
             "{id} names the run in its legend"
         );
     }
@@ -417,6 +478,8 @@ fn one_run_gives_five_drawn_charts_with_names_and_units() {
         "chart-phases",
         "chart-distribution",
         "chart-memory",
+        "chart-density",
+        "chart-density-startup",
     ] {
         for name in ["native", "container:full", "vm-bare"] {
             assert!(
@@ -537,7 +600,11 @@ fn several_runs_give_one_comparison_page() {
         std::fs::write(&path, &html).expect("the sample report path is writable");
     }
     let found = charts(&html);
-    assert_eq!(found.len(), 5, "the same five charts, not one page per run");
+    assert_eq!(
+        found.len(),
+        CHART_IDS.len(),
+        "the same charts, not one page per run"
+    );
     for c in &found {
         assert!(
             c.has_text("2026-11-28T08-30-00Z @ pvm-host"),
@@ -647,4 +714,161 @@ fn foreign_json_and_other_versions_get_their_own_errors() {
         load(Path::new("/nonexistent/results.json")),
         Err(ReportError::Read { .. })
     ));
+}
+
+#[test]
+fn density_charts_show_every_environment_both_measures_and_startup() {
+    let html = render_html(&[sample_run("r1", "h", 1.0)]);
+    let found = charts(&html);
+    let memory = chart(&found, "chart-density");
+    for name in ["native", "container:full", "vm-bare"] {
+        assert!(
+            memory.texts().contains(&name.to_owned()),
+            "density legend names {name}"
+        );
+        assert!(chart(&found, "chart-density-startup")
+            .texts()
+            .contains(&name.to_owned()));
+    }
+    // Both memory figures, told apart by line style, and both panels.
+    assert!(memory.has_text("MemAvailable drop"));
+    assert!(memory.has_text("accounted (sum of parts)"));
+    assert!(memory.has_text("per instance") && memory.has_text("total for N instances"));
+    assert!(memory.has_text("log₂ scale"));
+    // One solid and one dashed line per environment: solid lines are one
+    // polyline each, dashes many short ones.
+    assert!(memory.svg.matches("<polyline").count() >= 2 * 3 * 2);
+    // x ticks at powers of two.
+    for tick in ["1", "2", "4", "8", "16"] {
+        assert!(memory.texts().contains(&tick.to_owned()), "tick {tick}");
+    }
+    assert!(chart(&found, "chart-density-startup").has_text("(ms, log scale)"));
+    // Tables under the charts: totals are per-instance figures times N.
+    assert!(html.contains("Density: memory with N instances running"));
+    assert!(html.contains("Density: time to READY with N instances running"));
+    assert!(html.contains("MemAvailable drop, total (MiB)"));
+
+    // Without density figures the page says so instead of drawing.
+    let mut run = sample_run("r1", "h", 1.0);
+    for e in &mut run.environments {
+        e.density.clear();
+    }
+    let html = render_html(&[run]);
+    assert!(charts(&html)
+        .iter()
+        .all(|c| !c.id.starts_with("chart-density")));
+    assert!(html.contains("data-chart=\"density\""));
+    assert!(html.contains("These results have no density figures"));
+}
+
+/// Sets the CV of every startup and throughput metric (density included).
+fn set_all_cv(run: &mut Results, cv: f64) {
+    for e in &mut run.environments {
+        if let Some(s) = e.startup.as_mut() {
+            s.ready.stats.cv = cv;
+            s.torn_down.stats.cv = cv;
+        }
+        for t in &mut e.throughput {
+            t.rate.stats.cv = cv;
+        }
+        for d in &mut e.density {
+            d.ready.stats.cv = cv;
+        }
+    }
+}
+
+#[test]
+fn noisy_warning_appears_only_when_cv_is_above_ten_percent() {
+    // Steady: no warning anywhere, and the host table says so.
+    let mut steady = sample_run("r1", "h", 1.0);
+    set_all_cv(&mut steady, 0.04);
+    let html = render_html(&[steady.clone()]);
+    assert!(!html.contains("This machine was noisy"));
+    assert!(!html.contains("data-noisy-for"));
+    assert!(html.contains("within 10 % CV"));
+
+    // Exactly at the threshold is not noisy.
+    let mut edge = steady.clone();
+    if let Some(s) = edge.environments[1].startup.as_mut() {
+        s.ready.stats.cv = NOISY_CV;
+    }
+    assert!(!render_html(&[edge]).contains("This machine was noisy"));
+
+    // One noisy startup metric: the box at the top, and beside the charts
+    // that show it (READY and its distribution), not beside the others.
+    let mut noisy = steady.clone();
+    if let Some(s) = noisy.environments[1].startup.as_mut() {
+        s.ready.stats.cv = 0.23;
+    }
+    let html = render_html(&[noisy]);
+    let top = html
+        .find("This machine was noisy")
+        .expect("a noisy run warns at the top");
+    let host = html.find("<section id=\"host\"").expect("host section");
+    assert!(top < host, "the warning comes before the host facts");
+    assert!(html.contains("container:full: time to READY (CV 23 %)"));
+    assert!(html.contains("data-noisy-for=\"chart-ready\""));
+    assert!(html.contains("data-noisy-for=\"chart-distribution\""));
+    assert!(!html.contains("data-noisy-for=\"chart-throughput\""));
+    assert!(html.contains("23 (noisy)"), "the table marks the CV");
+    // Beside the chart: the warning sits right before the chart it is about.
+    let beside = html.find("data-noisy-for=\"chart-ready\"").unwrap_or(0);
+    let figure = html
+        .find("<figure class=\"chart\" id=\"chart-ready\"")
+        .unwrap_or(0);
+    assert!(
+        beside < figure && html[beside..figure].matches("<figure").count() == 0,
+        "warning at {beside}, chart at {figure}"
+    );
+
+    // A noisy throughput rate warns beside the throughput chart.
+    let mut noisy = steady.clone();
+    noisy.environments[2].throughput[3].rate.stats.cv = 0.4;
+    let html = render_html(&[noisy]);
+    assert!(html.contains("This machine was noisy"));
+    assert!(html.contains("vm-bare: syscall rate (CV 40 %)"));
+    assert!(html.contains("data-noisy-for=\"chart-throughput\""));
+    assert!(!html.contains("data-noisy-for=\"chart-ready\""));
+
+    // Too few samples give no meaningful CV: no warning from them.
+    let mut few = steady;
+    if let Some(s) = few.environments[0].startup.as_mut() {
+        s.ready.stats.cv = 0.5;
+        s.ready.stats.n = 2;
+    }
+    assert!(!render_html(&[few]).contains("This machine was noisy"));
+}
+
+#[test]
+fn tables_show_cv_and_flagged_outliers_and_the_chart_rings_them() {
+    let mut run = sample_run("r1", "h", 1.0);
+    set_all_cv(&mut run, 0.042);
+    if let Some(s) = run.environments[0].startup.as_mut() {
+        s.ready.stats.outliers = vec![3, 17, 40];
+    }
+    if let Some(s) = run.environments[1].startup.as_mut() {
+        s.ready.stats.outliers.clear();
+    }
+    let html = render_html(&[run]);
+    assert!(html.contains("<th class=\"num\">CV (%)</th>"));
+    assert!(html.contains("<td class=\"num\">4.2</td>"));
+    assert!(html.contains("3 outliers flagged"));
+    assert!(html.contains("<td>none</td>"));
+    let found = charts(&html);
+    let dist = chart(&found, "chart-distribution");
+    assert!(dist.has_text("outlier by Tukey"));
+    // The rings: circles stroked in the outlier colour, not filled.
+    assert!(dist.svg.to_lowercase().contains("stroke=\"#c01c28\""));
+}
+
+#[test]
+fn host_facts_give_pinning_and_wall_time() {
+    let mut run = sample_run("r1", "h", 1.0);
+    let html = render_html(&[run.clone()]);
+    assert!(html.contains("pinned to CPUs"));
+    assert!(html.contains("no (the scheduler placed every thread)"));
+    run.pinned_cpus = Some(vec![2, 3]);
+    let html = render_html(&[run]);
+    assert!(html.contains("<td>2, 3</td>"));
+    assert!(html.contains("run wall time") && html.contains("212 s"));
 }

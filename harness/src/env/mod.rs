@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod native;
+pub mod vm_bare;
 
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message, Workload};
@@ -95,6 +96,8 @@ pub fn by_name(
 ) -> anyhow::Result<Box<dyn Environment>> {
     match name {
         "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
+        "vm-bare" => Ok(Box::new(vm_bare::VmBare::new(vm_bare::Mode::InProcess))),
+        "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process()?)),
         other => anyhow::bail!(
             "unknown environment {other:?}; known environments: {}",
             KNOWN.join(", ")
@@ -103,4 +106,4 @@ pub fn by_name(
 }
 
 /// Every environment name `--env` accepts.
-pub const KNOWN: &[&str] = &["native"];
+pub const KNOWN: &[&str] = &["native", "vm-bare", "vm-bare:process"];

@@ -1,11 +1,14 @@
-//! One small chart model, drawn to SVG with plotters.
+//! Two small chart models, drawn to SVG with plotters.
 //!
-//! Every chart of the report is the same shape: labelled rows (one per
+//! Most charts of the report are the same shape ([`Chart`]): labelled rows (one per
 //! environment, or per environment and run) along the vertical axis, and a
 //! numeric horizontal axis on which each row carries marks: bars (stacked when
 //! several), p5–p95 whiskers, dots for raw samples, a median tick. Describing
-//! the five figures with one model keeps the plotting code in one place, and
+//! the row figures with one model keeps the plotting code in one place, and
 //! horizontal rows leave room for long names like `container:chroot+cgroup`.
+//! Quantities against a number (density: memory and startup against the
+//! number of instances) are lines over a numeric axis instead ([`XyChart`]),
+//! in one or more panels sharing a legend.
 //!
 //! A log axis is drawn by plotting `log10(value)` on a linear axis and
 //! labelling the ticks with the values themselves: the same result as
@@ -39,6 +42,8 @@ pub enum Scale {
     /// Equal distances are equal ratios: for quantities that differ by orders
     /// of magnitude between environments (startup) or that are ratios.
     Log,
+    /// Like `Log`, with ticks at powers of two: for instance counts 1, 2, 4, ….
+    Log2,
 }
 
 /// What a row shows. Values are in the unit named by the axis description.
@@ -49,8 +54,13 @@ pub enum Mark {
     Bar { from: f64, to: f64, color: usize },
     /// A horizontal line from `lo` to `hi` with end caps (p5–p95).
     Whisker { lo: f64, hi: f64 },
-    /// One dot per raw sample, spread vertically so that equal values stay visible.
-    Dots { values: Vec<f64>, color: usize },
+    /// One dot per raw sample, spread vertically so that equal values stay
+    /// visible; the samples at the indices in `outliers` also get a red ring.
+    Dots {
+        values: Vec<f64>,
+        color: usize,
+        outliers: Vec<usize>,
+    },
     /// A short vertical line, e.g. the median over the dots.
     Tick { at: f64 },
     /// One dot on the row's centre line: marks the end of a bar so that a
@@ -67,12 +77,47 @@ pub struct Row {
     pub marks: Vec<Mark>,
 }
 
-/// An entry of the legend drawn above the plot. `color: None` is a text-only
-/// entry, used as the key from short run tags to full run labels.
+/// An entry of the legend drawn above the plot.
 #[derive(Debug, Clone)]
 pub struct LegendEntry {
     pub name: String,
-    pub color: Option<usize>,
+    pub key: Key,
+}
+
+/// What a legend entry draws before its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A filled square in a series colour (bars, dots).
+    Swatch(usize),
+    /// A short line with a point: a line series; `color: None` draws it in
+    /// black, to explain a line style (solid or dashed) shared by series.
+    Line { color: Option<usize>, dashed: bool },
+    /// Nothing: a text-only entry, used as the key from short run tags to
+    /// full run labels, or to explain a mark in words.
+    Text,
+}
+
+impl LegendEntry {
+    pub fn swatch(name: impl Into<String>, color: usize) -> LegendEntry {
+        LegendEntry {
+            name: name.into(),
+            key: Key::Swatch(color),
+        }
+    }
+
+    pub fn line(name: impl Into<String>, color: Option<usize>, dashed: bool) -> LegendEntry {
+        LegendEntry {
+            name: name.into(),
+            key: Key::Line { color, dashed },
+        }
+    }
+
+    pub fn text(name: impl Into<String>) -> LegendEntry {
+        LegendEntry {
+            name: name.into(),
+            key: Key::Text,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +134,9 @@ pub struct Chart {
     /// Height of one row in pixels.
     pub row_px: u32,
 }
+
+/// The ring around an outlier sample.
+const OUTLIER: RGBColor = RGBColor(0xc0, 0x1c, 0x28);
 
 /// A distinct colour per series: Tableau 10 (readable on white and in
 /// grey-scale print, distinguishable by most colour-blind readers), then the
@@ -140,7 +188,7 @@ impl Chart {
             }
             // A margin of a factor 1.5 each side keeps whisker caps and dots
             // off the frame; a single value still gets a readable range.
-            Scale::Log => (lo / 1.5, hi * 1.5),
+            Scale::Log | Scale::Log2 => (lo / 1.5, hi * 1.5),
         })
     }
 
@@ -268,16 +316,27 @@ impl Chart {
                             chart.plotting_area().draw(&PathElement::new(line, ink))?;
                         }
                     }
-                    Mark::Dots { values, color: c } => {
+                    Mark::Dots {
+                        values,
+                        color: c,
+                        outliers,
+                    } => {
                         let style = color(*c).mix(0.55).filled();
+                        let drawable =
+                            |v: &f64| v.is_finite() && (axis.scale == Scale::Linear || *v > 0.0);
                         let dots = values
                             .iter()
                             .enumerate()
-                            .filter(|(_, v)| {
-                                v.is_finite() && (axis.scale == Scale::Linear || **v > 0.0)
-                            })
+                            .filter(|(_, v)| drawable(v))
                             .map(|(i, v)| Circle::new((clip(*v), y + jitter(i)), 3, style));
                         chart.draw_series(dots)?;
+                        let ring = OUTLIER.stroke_width(2);
+                        let rings = outliers
+                            .iter()
+                            .filter_map(|&i| values.get(i).map(|v| (i, v)))
+                            .filter(|(_, v)| drawable(v))
+                            .map(|(i, v)| Circle::new((clip(*v), y + jitter(i)), 6, ring));
+                        chart.draw_series(rings)?;
                     }
                     Mark::Point { at, color: c } => {
                         if !at.is_finite() {
@@ -309,6 +368,209 @@ impl Chart {
                 4,
                 BLACK.into(),
             ))?;
+        }
+        Ok(())
+    }
+}
+
+/// A chart of lines over a numeric x axis (e.g. memory against the number
+/// of instances), in one or more panels side by side sharing one legend.
+#[derive(Debug, Clone)]
+pub struct XyChart {
+    pub title: String,
+    pub legend: Vec<LegendEntry>,
+    pub panels: Vec<Panel>,
+}
+
+/// One plot of an [`XyChart`].
+#[derive(Debug, Clone)]
+pub struct Panel {
+    /// Short heading over the panel; empty for a single panel.
+    pub title: String,
+    /// Axis descriptions, with units.
+    pub x_desc: String,
+    pub y_desc: String,
+    pub x_scale: Scale,
+    pub y_scale: Scale,
+    pub series: Vec<Series>,
+}
+
+/// One line: points joined in order of x, solid or dashed.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub color: usize,
+    pub dashed: bool,
+    pub points: Vec<XyPoint>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct XyPoint {
+    pub x: f64,
+    pub y: f64,
+    /// A vertical whisker (e.g. p5–p95) through the point.
+    pub span: Option<(f64, f64)>,
+}
+
+/// Height of the plot of an [`XyChart`] panel, pixels.
+const XY_PLOT_PX: u32 = 340;
+
+impl XyChart {
+    /// True when no panel has a point that can be drawn.
+    pub fn is_empty(&self) -> bool {
+        self.panels.iter().all(|p| p.ranges().is_none())
+    }
+
+    pub fn to_svg(&self) -> Result<String, String> {
+        if self.is_empty() {
+            return Err("none of its figures is a usable number".to_owned());
+        }
+        let legend_lines = legend_layout(&self.legend).last().map_or(0, |e| e.line + 1);
+        let legend_px = legend_lines as u32 * LEGEND_LINE_PX as u32 + 8;
+        let height = 48 + legend_px + XY_PLOT_PX + 64;
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+            self.draw(&root, legend_px)
+                .map_err(|e| format!("plotting failed: {e}"))?;
+            root.present()
+                .map_err(|e| format!("plotting failed: {e}"))?;
+        }
+        Ok(svg)
+    }
+
+    fn draw(
+        &self,
+        root: &DrawingArea<SVGBackend, Shift>,
+        legend_px: u32,
+    ) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+        root.fill(&WHITE)?;
+        let body = root.titled(&self.title, ("sans-serif", TITLE_FONT))?;
+        let (legend_area, plots) = body.split_vertically(legend_px);
+        draw_legend(&legend_area, &self.legend)?;
+        let count = self.panels.len().max(1);
+        let areas = plots.split_evenly((1, count));
+        for (panel, area) in self.panels.iter().zip(areas.iter()) {
+            panel.draw(area)?;
+        }
+        Ok(())
+    }
+}
+
+impl Panel {
+    /// The x and y axis ranges in data units, or `None` with nothing to draw.
+    fn ranges(&self) -> Option<((f64, f64), (f64, f64))> {
+        let usable = |scale: Scale, v: f64| v.is_finite() && (scale == Scale::Linear || v > 0.0);
+        let points = || {
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter())
+                .filter(|p| usable(self.x_scale, p.x) && usable(self.y_scale, p.y))
+        };
+        let fold = |values: &mut dyn Iterator<Item = f64>| {
+            values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+        };
+        let (x_lo, x_hi) = fold(&mut points().map(|p| p.x));
+        let spans = points()
+            .flat_map(|p| p.span.map(|(a, b)| [a, b]).unwrap_or([p.y, p.y]))
+            .filter(|v| usable(self.y_scale, *v));
+        let (y_lo, y_hi) = fold(&mut points().map(|p| p.y).chain(spans));
+        if !(x_lo.is_finite() && y_lo.is_finite()) {
+            return None;
+        }
+        let pad = |scale: Scale, lo: f64, hi: f64| match scale {
+            // Memory starts at zero, so that lines can be compared by height.
+            Scale::Linear => (lo.min(0.0), if hi > 0.0 { hi * 1.08 } else { 1.0 }),
+            Scale::Log | Scale::Log2 => (lo / 1.3, hi * 1.3),
+        };
+        Some((pad(self.x_scale, x_lo, x_hi), pad(self.y_scale, y_lo, y_hi)))
+    }
+
+    fn draw(
+        &self,
+        area: &DrawingArea<SVGBackend, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
+        let Some(((x_lo, x_hi), (y_lo, y_hi))) = self.ranges() else {
+            return Ok(());
+        };
+        let x_axis = Axis::new(self.x_scale, x_lo, x_hi);
+        let y_axis = Axis::new(self.y_scale, y_lo, y_hi);
+        let area = if self.title.is_empty() {
+            area.clone()
+        } else {
+            area.titled(&self.title, ("sans-serif", LABEL_FONT))?
+        };
+        let ticks = |axis: &Axis| axis.ticks.iter().map(|v| axis.pos(*v)).collect::<Vec<_>>();
+        let mut chart = ChartBuilder::on(&area)
+            .margin_right(24)
+            .margin_top(8)
+            .x_label_area_size(58)
+            .y_label_area_size(84)
+            .build_cartesian_2d(
+                Ticked::new(x_axis.pos(x_axis.lo)..x_axis.pos(x_axis.hi), ticks(&x_axis)),
+                Ticked::new(y_axis.pos(y_axis.lo)..y_axis.pos(y_axis.hi), ticks(&y_axis)),
+            )?;
+        let x_label = |v: &f64| num(x_axis.value(*v));
+        let y_label = |v: &f64| num(y_axis.value(*v));
+        chart
+            .configure_mesh()
+            .bold_line_style(RGBColor(225, 225, 225))
+            .x_desc(self.x_desc.as_str())
+            .y_desc(self.y_desc.as_str())
+            .x_label_formatter(&x_label)
+            .y_label_formatter(&y_label)
+            .label_style(("sans-serif", LABEL_FONT))
+            .axis_desc_style(("sans-serif", LABEL_FONT))
+            .draw()?;
+
+        let usable =
+            |axis: &Axis, v: f64| v.is_finite() && (axis.scale == Scale::Linear || v > 0.0);
+        let at = |p: &XyPoint| (x_axis.pos(p.x), y_axis.pos(p.y));
+        // Half the width of a whisker cap, in drawn x units.
+        let cap = (x_axis.pos(x_axis.hi) - x_axis.pos(x_axis.lo)) * 0.012;
+        for series in &self.series {
+            let mut points: Vec<XyPoint> = series
+                .points
+                .iter()
+                .copied()
+                .filter(|p| usable(&x_axis, p.x) && usable(&y_axis, p.y))
+                .collect();
+            points.sort_by(|a, b| a.x.total_cmp(&b.x));
+            let ink = color(series.color);
+            let line = ink.stroke_width(2);
+            let coords: Vec<(f64, f64)> = points.iter().map(at).collect();
+            if series.dashed {
+                chart.draw_series(DashedLineSeries::new(coords.clone(), 7, 5, line))?;
+            } else {
+                chart.draw_series(LineSeries::new(coords.clone(), line))?;
+            }
+            for p in &points {
+                let Some((lo, hi)) = p.span else { continue };
+                if !(usable(&y_axis, lo) && usable(&y_axis, hi)) {
+                    continue;
+                }
+                let x = x_axis.pos(p.x);
+                let (a, b) = (y_axis.pos(lo), y_axis.pos(hi));
+                for segment in [
+                    vec![(x, a), (x, b)],
+                    vec![(x - cap, a), (x + cap, a)],
+                    vec![(x - cap, b), (x + cap, b)],
+                ] {
+                    chart
+                        .plotting_area()
+                        .draw(&PathElement::new(segment, ink.stroke_width(1)))?;
+                }
+            }
+            let style: ShapeStyle = if series.dashed {
+                WHITE.filled()
+            } else {
+                ink.filled()
+            };
+            chart.draw_series(coords.iter().map(|c| Circle::new(*c, 4, style)))?;
+            if series.dashed {
+                chart.draw_series(coords.iter().map(|c| Circle::new(*c, 4, line)))?;
+            }
         }
         Ok(())
     }
@@ -385,14 +647,15 @@ struct Placed<'a> {
 fn legend_layout(entries: &[LegendEntry]) -> Vec<Placed<'_>> {
     let mut placed = Vec::with_capacity(entries.len());
     let (mut x, mut line) = (16.0, 0);
-    let mut previous_had_swatch = false;
+    let mut previous_had_key = false;
     for entry in entries {
-        let swatch = if entry.color.is_some() { 18.0 } else { 0.0 };
-        let width = swatch + entry.name.chars().count() as f64 * CHAR_PX + 24.0;
+        let key_px = key_width(entry.key);
+        let width = key_px + entry.name.chars().count() as f64 * CHAR_PX + 24.0;
         // Wrap when the line is full, and start the text-only run key on a
         // line of its own so that it does not read as one more series.
-        let key_starts = entry.color.is_none() && previous_had_swatch;
-        previous_had_swatch = entry.color.is_some();
+        let has_key = entry.key != Key::Text;
+        let key_starts = !has_key && previous_had_key;
+        previous_had_key = has_key;
         if (x + width > f64::from(WIDTH) - 16.0 || key_starts) && x > 16.0 {
             x = 16.0;
             line += 1;
@@ -417,17 +680,56 @@ fn draw_legend(
         .pos(Pos::new(HPos::Left, VPos::Center));
     for p in legend_layout(entries) {
         let y = 12 + p.line as i32 * LEGEND_LINE_PX;
-        let mut x = p.x;
-        if let Some(c) = p.entry.color {
-            area.draw(&Rectangle::new(
-                [(x, y - 6), (x + 12, y + 6)],
-                color(c).filled(),
-            ))?;
-            x += 18;
+        let x = p.x;
+        match p.entry.key {
+            Key::Swatch(c) => {
+                area.draw(&Rectangle::new(
+                    [(x, y - 6), (x + 12, y + 6)],
+                    color(c).filled(),
+                ))?;
+            }
+            Key::Line { color: c, dashed } => {
+                let ink = c.map_or(BLACK, color);
+                let style = ink.stroke_width(2);
+                if dashed {
+                    for start in [x, x + 10, x + 20] {
+                        area.draw(&PathElement::new(vec![(start, y), (start + 6, y)], style))?;
+                    }
+                } else {
+                    area.draw(&PathElement::new(vec![(x, y), (x + 26, y)], style))?;
+                }
+                area.draw(&point_marker((x + 13, y), ink, dashed))?;
+            }
+            Key::Text => {}
         }
+        let x = x + key_width(p.entry.key) as i32;
         area.draw(&Text::new(p.entry.name.clone(), (x, y), font.clone()))?;
     }
     Ok(())
+}
+
+/// Room a legend key takes before the entry's name, pixels.
+fn key_width(key: Key) -> f64 {
+    match key {
+        Key::Swatch(_) => 18.0,
+        Key::Line { .. } => 34.0,
+        Key::Text => 0.0,
+    }
+}
+
+/// The marker of a point on a line: filled on solid lines, a ring on
+/// dashed ones, so that two series of one colour stay apart in grey print.
+fn point_marker<C: Into<ShapeStyle>>(
+    at: (i32, i32),
+    ink: C,
+    hollow: bool,
+) -> Circle<(i32, i32), i32> {
+    let style: ShapeStyle = ink.into();
+    if hollow {
+        Circle::new(at, 4, style.stroke_width(2))
+    } else {
+        Circle::new(at, 4, style.filled())
+    }
 }
 
 /// The horizontal axis: its range in data units and where the ticks go.
@@ -446,12 +748,13 @@ impl Axis {
         } else {
             match scale {
                 Scale::Linear => (lo - 1.0, hi + 1.0),
-                Scale::Log => (lo / 2.0, hi * 2.0),
+                Scale::Log | Scale::Log2 => (lo / 2.0, hi * 2.0),
             }
         };
         let ticks = match scale {
             Scale::Linear => linear_ticks(lo, hi),
             Scale::Log => log_ticks(lo, hi),
+            Scale::Log2 => log2_ticks(lo, hi),
         };
         Axis {
             scale,
@@ -466,6 +769,7 @@ impl Axis {
         match self.scale {
             Scale::Linear => v,
             Scale::Log => v.log10(),
+            Scale::Log2 => v.log2(),
         }
     }
 
@@ -474,6 +778,7 @@ impl Axis {
         match self.scale {
             Scale::Linear => pos,
             Scale::Log => 10f64.powf(pos),
+            Scale::Log2 => 2f64.powf(pos),
         }
     }
 }
@@ -525,6 +830,20 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
         .collect()
 }
 
+/// Powers of two inside the range, at most about eight of them.
+fn log2_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let first = lo.log2().ceil() as i32;
+    let last = hi.log2().floor() as i32;
+    if first > last {
+        return log_ticks(lo, hi);
+    }
+    let stride = ((last - first) as usize / 8 + 1).max(1);
+    (first..=last)
+        .step_by(stride)
+        .map(|e| 2f64.powi(e))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,6 +859,7 @@ mod tests {
         assert_eq!(log_ticks(1.0, 1e6).len(), 7);
         // Narrow range: still at least three ticks.
         assert!(log_ticks(110.0, 180.0).len() >= 3);
+        assert_eq!(log2_ticks(0.8, 40.0), vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]);
     }
 
     #[test]

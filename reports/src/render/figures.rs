@@ -1,11 +1,41 @@
-//! The five figures of the report. Each one turns the runs into a
-//! [`Chart`], a sentence saying what the chart shows and why it matters, and
-//! the table of the numbers behind it (tables also hold what charts leave out).
+//! The figures of the report. Each one turns the runs into a chart, a
+//! sentence saying what the chart shows and why it matters, and the table of
+//! the numbers behind it (tables also hold what charts leave out); a figure
+//! whose numbers were noisy says so beside its chart.
 
-use super::chart::{Chart, LegendEntry, Mark, Row, Scale};
-use super::format::{esc, mib, num, num_col, rate, table, text_col, Col, TimeUnit};
+use super::chart::{Chart, LegendEntry, Mark, Panel, Row, Scale, Series, XyChart, XyPoint};
+use super::format::{esc, mib, num, num_col, outliers, pct, rate, table, text_col, Col, TimeUnit};
 use super::{Page, Run};
-use crate::schema::{EnvResult, Metric, Stats};
+use crate::schema::{DensityPoint, EnvResult, Metric, Stats, NOISY_CV};
+
+/// What a figure draws: rows of bars and marks, or lines over a numeric axis.
+pub enum Drawing {
+    Rows(Chart),
+    Xy(XyChart),
+}
+
+impl Drawing {
+    fn title(&self) -> &str {
+        match self {
+            Drawing::Rows(c) => &c.title,
+            Drawing::Xy(c) => &c.title,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Drawing::Rows(c) => c.rows.is_empty(),
+            Drawing::Xy(c) => c.panels.iter().all(|p| p.series.is_empty()),
+        }
+    }
+
+    fn to_svg(&self) -> Result<String, String> {
+        match self {
+            Drawing::Rows(c) => c.to_svg(),
+            Drawing::Xy(c) => c.to_svg(),
+        }
+    }
+}
 
 /// A chart with its sentence and table, ready to be put on the page.
 pub struct Figure {
@@ -14,7 +44,7 @@ pub struct Figure {
     /// What the chart shows and why it matters, one sentence.
     sentence: String,
     /// `None` when there is nothing to draw.
-    chart: Option<Chart>,
+    chart: Option<Drawing>,
     /// Said instead of the chart when there is none.
     absent: String,
     /// The numbers, as HTML (already escaped).
@@ -24,19 +54,34 @@ pub struct Figure {
 }
 
 impl Figure {
-    pub fn html(&self) -> String {
+    /// The figure as HTML; `noisy` are the page's noisy metrics, of which
+    /// those shown in this figure get a warning beside the chart.
+    pub fn html(&self, noisy: &[Noisy]) -> String {
         let mut html = String::new();
+        let mine: Vec<&Noisy> = noisy
+            .iter()
+            .filter(|n| n.figures.contains(&self.id))
+            .collect();
+        if !mine.is_empty() {
+            html.push_str(&format!(
+                "<div class=\"warning noisy\" data-noisy-for=\"chart-{}\"><strong>Noisy figures \
+                 in this chart:</strong> {}. Differences smaller than this spread are not \
+                 meaningful.</div>\n",
+                self.id,
+                esc(&Noisy::list(&mine, 6))
+            ));
+        }
         let drawn = self
             .chart
             .as_ref()
-            .filter(|c| !c.rows.is_empty())
+            .filter(|c| !c.is_empty())
             .map(|c| (c, c.to_svg()));
         match drawn {
             Some((chart, Ok(svg))) => {
                 // role/aria-label let screen readers announce the chart by its title.
                 let svg = svg.replacen(
                     "<svg ",
-                    &format!("<svg role=\"img\" aria-label=\"{}\" ", esc(&chart.title)),
+                    &format!("<svg role=\"img\" aria-label=\"{}\" ", esc(chart.title())),
                     1,
                 );
                 html.push_str(&format!(
@@ -60,6 +105,96 @@ impl Figure {
         html.push_str(&self.table);
         html.push_str(&self.after);
         html
+    }
+}
+
+/// A startup or throughput metric whose coefficient of variation is above
+/// [`NOISY_CV`]: the machine (or the environment) was noisy while measuring it.
+pub struct Noisy {
+    /// The run's number on the page.
+    pub run: usize,
+    /// `"native: time to READY"`, with the run tag when comparing.
+    pub what: String,
+    pub cv: f64,
+    /// Ids of the figures that show this metric.
+    pub figures: &'static [&'static str],
+}
+
+impl Noisy {
+    /// `"native: time to READY (CV 14 %), …"`, at most `max` entries.
+    pub fn list(noisy: &[&Noisy], max: usize) -> String {
+        let mut items: Vec<String> = noisy
+            .iter()
+            .take(max)
+            .map(|n| format!("{} (CV {} %)", n.what, pct(n.cv)))
+            .collect();
+        if noisy.len() > max {
+            items.push(format!("and {} more", noisy.len() - max));
+        }
+        items.join(", ")
+    }
+}
+
+/// Fewer samples than this give no meaningful coefficient of variation.
+const MIN_SAMPLES_FOR_CV: usize = 3;
+
+/// Is this metric noisy (CV above [`NOISY_CV`] over enough samples)?
+pub fn is_noisy(stats: &Stats) -> bool {
+    stats.n >= MIN_SAMPLES_FOR_CV && stats.cv.is_finite() && stats.cv > NOISY_CV
+}
+
+/// Every noisy startup and throughput metric of the page, noisiest first.
+pub fn noisy(page: &Page) -> Vec<Noisy> {
+    let mut out = Vec::new();
+    for_each_env(page, |run, env, _| {
+        let name = page.row_label(&env.name, run);
+        let mut check = |what: String, m: &Metric, figures: &'static [&'static str]| {
+            if is_noisy(&m.stats) {
+                out.push(Noisy {
+                    run: run.no,
+                    what,
+                    cv: m.stats.cv,
+                    figures,
+                });
+            }
+        };
+        if let Some(s) = &env.startup {
+            check(
+                format!("{name}: time to READY"),
+                &s.ready,
+                &["ready", "distribution"],
+            );
+            check(
+                format!("{name}: time to torn down"),
+                &s.torn_down,
+                &["ready", "phases"],
+            );
+        }
+        for t in &env.throughput {
+            check(
+                format!("{name}: {} rate", t.workload),
+                &t.rate,
+                &["throughput"],
+            );
+        }
+        for d in &env.density {
+            check(
+                format!("{name}: time to READY with {} instances", d.instances),
+                &d.ready,
+                &["density-startup"],
+            );
+        }
+    });
+    out.sort_by(|a, b| b.cv.total_cmp(&a.cv));
+    out
+}
+
+/// The CV cell of a table: a percentage, marked when noisy.
+fn cv_cell(stats: &Stats) -> String {
+    if is_noisy(stats) {
+        format!("{} (noisy)", pct(stats.cv))
+    } else {
+        pct(stats.cv)
     }
 }
 
@@ -170,11 +305,12 @@ pub fn ready(page: &Page) -> Figure {
         row.extend([
             s.n.to_string(),
             num(unit.of(s.median)),
+            cv_cell(s),
             num(unit.of(s.p5)),
             num(unit.of(s.p95)),
             ci(s, |v| num(unit.of(v))),
-            num(unit.of(s.mean)),
-            num(unit.of(s.stddev)),
+            format!("{} ± {}", num(unit.of(s.mean)), num(unit.of(s.stddev))),
+            outliers(&s.outliers),
             num(unit.of(startup.torn_down.stats.median)),
         ]);
         cells.push(row);
@@ -184,11 +320,12 @@ pub fn ready(page: &Page) -> Figure {
     cols.extend([
         num_col("launches"),
         num_col(format!("median ({u})")),
+        num_col("CV (%)"),
         num_col(format!("p5 ({u})")),
         num_col(format!("p95 ({u})")),
         num_col(format!("median CI ({u})")),
-        num_col(format!("mean ({u})")),
-        num_col(format!("stddev ({u})")),
+        num_col(format!("mean ± stddev ({u})")),
+        text_col("outliers (kept)"),
         num_col(format!("torn down, median ({u})")),
     ]);
     Figure {
@@ -198,7 +335,7 @@ pub fn ready(page: &Page) -> Figure {
                    log axis because environments differ by orders of magnitude; this is the wait \
                    before every cold start."
             .to_owned(),
-        chart: Some(Chart {
+        chart: Some(Drawing::Rows(Chart {
             title: "Time to READY per environment".to_owned(),
             x_desc: format!("time from t0 to READY ({u}, log scale)"),
             scale: Scale::Log,
@@ -206,7 +343,7 @@ pub fn ready(page: &Page) -> Figure {
             legend: page.run_legend(),
             reference: None,
             row_px: 28,
-        }),
+        })),
         absent: "No environment has startup figures, so there is no chart of time to READY."
             .to_owned(),
         table: table("Time to READY and to fully torn down", &cols, &cells),
@@ -251,6 +388,7 @@ pub fn phases(page: &Page) -> Figure {
             row.extend([
                 phase.name.clone(),
                 num(unit.of(median)),
+                pct(phase.time.stats.cv),
                 num(unit.of(phase.time.stats.p5)),
                 num(unit.of(phase.time.stats.p95)),
                 num(100.0 * median / sum),
@@ -262,6 +400,7 @@ pub fn phases(page: &Page) -> Figure {
         total.extend([
             "torn down (whole launch)".to_owned(),
             num(unit.of(torn_down.median)),
+            cv_cell(torn_down),
             num(unit.of(torn_down.p5)),
             num(unit.of(torn_down.p95)),
             String::new(),
@@ -277,15 +416,13 @@ pub fn phases(page: &Page) -> Figure {
     let mut legend: Vec<LegendEntry> = phase_names
         .iter()
         .enumerate()
-        .map(|(i, name)| LegendEntry {
-            name: name.clone(),
-            color: Some(i),
-        })
+        .map(|(i, name)| LegendEntry::swatch(name.clone(), i))
         .collect();
     legend.extend(page.run_key());
     let mut cols = name_cols(page, &["phase"]);
     cols.extend([
         num_col(format!("median ({u})")),
+        num_col("CV (%)"),
         num_col(format!("p5 ({u})")),
         num_col(format!("p95 ({u})")),
         num_col("share of the sum of medians (%)"),
@@ -297,7 +434,7 @@ pub fn phases(page: &Page) -> Figure {
                    so what is worth optimising) in each environment. Medians of parts do not add \
                    up exactly to the median of the whole, which the table gives too."
             .to_owned(),
-        chart: Some(Chart {
+        chart: Some(Drawing::Rows(Chart {
             title: "Startup phases per environment (medians, stacked)".to_owned(),
             x_desc: format!("time since t0 ({u})"),
             scale: Scale::Linear,
@@ -305,7 +442,7 @@ pub fn phases(page: &Page) -> Figure {
             legend,
             reference: None,
             row_px: 28,
-        }),
+        })),
         absent: "No environment reports startup phases, so there is no chart of them.".to_owned(),
         table: table("Startup phases, in the order they happen", &cols, &cells),
         after: missing("startup phases", &without),
@@ -321,6 +458,7 @@ pub fn memory(page: &Page) -> Figure {
     let stats_cells = |m: &Metric| {
         [
             num(mib(m.stats.median)),
+            pct(m.stats.cv),
             num(mib(m.stats.p5)),
             num(mib(m.stats.p95)),
         ]
@@ -372,6 +510,7 @@ pub fn memory(page: &Page) -> Figure {
             num(mib(memory.working_set_bytes as f64)),
             String::new(),
             String::new(),
+            String::new(),
             "memory the workload touched before the measurement".to_owned(),
         ]);
         cells.push(working_set);
@@ -385,15 +524,13 @@ pub fn memory(page: &Page) -> Figure {
     let mut legend: Vec<LegendEntry> = part_names
         .iter()
         .enumerate()
-        .map(|(i, name)| LegendEntry {
-            name: name.clone(),
-            color: Some(i),
-        })
+        .map(|(i, name)| LegendEntry::swatch(name.clone(), i))
         .collect();
     legend.extend(page.run_key());
     let mut cols = name_cols(page, &["part", "host cost"]);
     cols.extend([
         num_col("median (MiB)"),
+        num_col("CV (%)"),
         num_col("p5 (MiB)"),
         num_col("p95 (MiB)"),
         text_col("what it is"),
@@ -404,7 +541,7 @@ pub fn memory(page: &Page) -> Figure {
                    its parts (medians): the difference with native is the price of isolation, \
                    paid again by every instance, so it decides how many fit on one machine."
             .to_owned(),
-        chart: Some(Chart {
+        chart: Some(Drawing::Rows(Chart {
             title: "Memory per instance, by component".to_owned(),
             x_desc: "host memory per idle instance (MiB)".to_owned(),
             scale: Scale::Linear,
@@ -412,7 +549,7 @@ pub fn memory(page: &Page) -> Figure {
             legend,
             reference: None,
             row_px: 28,
-        }),
+        })),
         absent: "No environment has memory figures, so there is no memory chart.".to_owned(),
         table: table("Memory per instance, every component", &cols, &cells),
         after: missing("memory figures", &without),
@@ -442,8 +579,10 @@ pub fn throughput(page: &Page) -> Figure {
                 row.extend([
                     t.path.clone().unwrap_or_default(),
                     rate(t.rate.stats.median, &t.unit),
+                    cv_cell(&t.rate.stats),
                     rate(t.rate.stats.p5, &t.unit),
                     rate(t.rate.stats.p95, &t.unit),
+                    outliers(&t.rate.stats.outliers),
                     num(ratio),
                 ]);
                 cells.push(row);
@@ -473,16 +612,15 @@ pub fn throughput(page: &Page) -> Figure {
     }
 
     let mut legend = page.run_legend();
-    legend.push(LegendEntry {
-        name: "dashed line: native = 1".to_owned(),
-        color: None,
-    });
+    legend.push(LegendEntry::text("dashed line: native = 1"));
     let mut cols = vec![text_col("workload")];
     cols.extend(name_cols(page, &["crosses"]));
     cols.extend([
         num_col("median rate"),
+        num_col("CV (%)"),
         num_col("p5"),
         num_col("p95"),
+        text_col("outliers (kept)"),
         num_col("ratio to native (×)"),
     ]);
     Figure {
@@ -492,7 +630,7 @@ pub fn throughput(page: &Page) -> Figure {
                    it shows which kinds of work isolation leaves at native speed and which pay \
                    for crossing a boundary."
             .to_owned(),
-        chart: Some(Chart {
+        chart: Some(Drawing::Rows(Chart {
             title: "Throughput relative to native".to_owned(),
             x_desc: "median rate ÷ native median rate (×, log scale)".to_owned(),
             scale: Scale::Log,
@@ -500,7 +638,7 @@ pub fn throughput(page: &Page) -> Figure {
             legend,
             reference: Some(1.0),
             row_px: 24,
-        }),
+        })),
         absent: "No throughput ratio to native was measured, so there is no throughput chart."
             .to_owned(),
         table: table(
@@ -519,6 +657,7 @@ pub fn distribution(page: &Page) -> Figure {
     let mut rows = Vec::new();
     let mut cells = Vec::new();
     let mut without = Vec::new();
+    let mut any_outlier = false;
     for_each_env(page, |run, env, first| {
         let label = page.row_label(&env.name, run);
         let Some(ready) = env.startup.as_ref().map(|s| &s.ready) else {
@@ -530,6 +669,7 @@ pub fn distribution(page: &Page) -> Figure {
         let min = finite.clone().fold(f64::INFINITY, f64::min);
         let max = finite.fold(f64::NEG_INFINITY, f64::max);
         let s = &ready.stats;
+        any_outlier |= !s.outliers.is_empty();
         let mut row = name_cells(page, &env.name, run);
         row.extend([
             samples.len().to_string(),
@@ -539,6 +679,8 @@ pub fn distribution(page: &Page) -> Figure {
             num(unit.of(s.p95)),
             num(max),
             num(s.p95 / s.p5),
+            cv_cell(s),
+            outliers(&s.outliers),
         ]);
         cells.push(row);
         if samples.is_empty() {
@@ -552,6 +694,7 @@ pub fn distribution(page: &Page) -> Figure {
                 Mark::Dots {
                     values: samples,
                     color: run.color(),
+                    outliers: s.outliers.clone(),
                 },
                 Mark::Tick {
                     at: unit.of(s.median),
@@ -569,24 +712,263 @@ pub fn distribution(page: &Page) -> Figure {
         num_col(format!("p95 ({u})")),
         num_col(format!("max ({u})")),
         num_col("p95 ÷ p5 (×)"),
+        num_col("CV (%)"),
+        text_col("outliers (kept)"),
     ]);
+    let mut legend = page.run_legend();
+    if any_outlier {
+        legend.push(LegendEntry::text(
+            "red ring: outlier by Tukey's fences (flagged, kept in every statistic)",
+        ));
+    }
     Figure {
         id: "distribution",
         sentence: "Every launch as one dot (time to READY, log axis), with a black tick at the \
                    median: a median alone hides outliers, warm and cold caches, and bimodal \
                    behaviour, which decide tail latency when instances start on demand."
             .to_owned(),
-        chart: Some(Chart {
+        chart: Some(Drawing::Rows(Chart {
             title: "Distribution of time to READY, one dot per launch".to_owned(),
             x_desc: format!("time from t0 to READY ({u}, log scale)"),
             scale: Scale::Log,
             rows,
-            legend: page.run_legend(),
+            legend,
             reference: None,
             row_px: 36,
-        }),
+        })),
         absent: "No startup samples were recorded, so there is no distribution to draw.".to_owned(),
         table: table("Spread of the startup samples", &cols, &cells),
         after: missing("startup samples", &without),
+    }
+}
+
+/// The density series of the page: one per measured environment (and run)
+/// with density points, each with its colour, in chart row order.
+fn density_series<'p>(page: &'p Page) -> Vec<(&'p Run<'p>, &'p EnvResult, String, usize)> {
+    let mut out = Vec::new();
+    for_each_env(page, |run, env, _| {
+        if !env.density.is_empty() {
+            let color = out.len();
+            out.push((run, env, page.row_label(&env.name, run), color));
+        }
+    });
+    out
+}
+
+/// The legend of the density charts: a colour per series, and what solid and
+/// dashed lines mean when `styles` is set.
+fn density_legend(
+    page: &Page,
+    series: &[(&Run, &EnvResult, String, usize)],
+    styles: bool,
+) -> Vec<LegendEntry> {
+    let mut legend: Vec<LegendEntry> = series
+        .iter()
+        .map(|(_, _, label, color)| LegendEntry::swatch(label.clone(), *color))
+        .collect();
+    if styles {
+        legend.push(LegendEntry::line("MemAvailable drop", None, false));
+        legend.push(LegendEntry::line("accounted (sum of parts)", None, true));
+    }
+    legend.extend(page.run_key());
+    legend
+}
+
+/// Figure 6, density memory: per instance and in total, against the number
+/// of instances running at once; the host's view (MemAvailable) solid, the
+/// per-instance accounting dashed.
+pub fn density_memory(page: &Page) -> Figure {
+    let series = density_series(page);
+    let mut per_instance = Vec::new();
+    let mut total = Vec::new();
+    let mut cells = Vec::new();
+    for (run, env, _, color) in &series {
+        let line = |per: fn(&DensityPoint) -> f64, times_n: bool| -> Vec<XyPoint> {
+            env.density
+                .iter()
+                .map(|d| {
+                    let n = f64::from(d.instances);
+                    XyPoint {
+                        x: n,
+                        y: mib(per(d)) * if times_n { n } else { 1.0 },
+                        span: None,
+                    }
+                })
+                .collect()
+        };
+        let drop: fn(&DensityPoint) -> f64 = |d| d.mem_available_drop_per_instance;
+        let accounted: fn(&DensityPoint) -> f64 = |d| d.accounted_per_instance;
+        for (dashed, per) in [(false, drop), (true, accounted)] {
+            per_instance.push(Series {
+                color: *color,
+                dashed,
+                points: line(per, false),
+            });
+            total.push(Series {
+                color: *color,
+                dashed,
+                points: line(per, true),
+            });
+        }
+        for d in &env.density {
+            let n = f64::from(d.instances);
+            let mut row = name_cells(page, &env.name, run);
+            row.extend([
+                d.instances.to_string(),
+                num(mib(d.mem_available_drop_per_instance)),
+                num(mib(d.accounted_per_instance)),
+                num(mib(
+                    d.mem_available_drop_per_instance - d.accounted_per_instance
+                )),
+                num(mib(d.mem_available_drop_per_instance * n)),
+                num(mib(d.accounted_per_instance * n)),
+            ]);
+            cells.push(row);
+        }
+    }
+    let mut cols = name_cols(page, &[]);
+    cols.extend([
+        num_col("instances"),
+        num_col("MemAvailable drop ÷ N (MiB)"),
+        num_col("accounted ÷ N (MiB)"),
+        num_col("not accounted ÷ N (MiB)"),
+        num_col("MemAvailable drop, total (MiB)"),
+        num_col("accounted, total (MiB)"),
+    ]);
+    let x_desc = "instances running at once (N, log₂ scale)".to_owned();
+    let chart = (!series.is_empty()).then(|| {
+        Drawing::Xy(XyChart {
+            title: "Density: memory as the number of instances grows".to_owned(),
+            legend: density_legend(page, &series, true),
+            panels: vec![
+                Panel {
+                    title: "per instance".to_owned(),
+                    x_desc: x_desc.clone(),
+                    y_desc: "MiB per instance".to_owned(),
+                    x_scale: Scale::Log2,
+                    y_scale: Scale::Linear,
+                    series: per_instance,
+                },
+                Panel {
+                    title: "total for N instances".to_owned(),
+                    x_desc,
+                    y_desc: "MiB in total".to_owned(),
+                    x_scale: Scale::Log2,
+                    y_scale: Scale::Linear,
+                    series: total,
+                },
+            ],
+        })
+    });
+    Figure {
+        id: "density",
+        sentence: "N idle instances holding the same working set at once: on the left what each \
+                   costs, on the right what all of them cost together. Solid lines are the drop \
+                   of the host's MemAvailable divided by N (everything the host lost, including \
+                   kernel memory no per-instance figure counts); dashed lines add up the parts \
+                   measured per instance. A gap between them is memory nobody accounts for; a \
+                   per-instance cost that falls as N grows is memory the instances share (the \
+                   same binary's page cache), and the total decides how many fit on a machine."
+            .to_owned(),
+        chart,
+        absent: "These results have no density figures (N instances at once), so there is no \
+                 density chart."
+            .to_owned(),
+        table: if cells.is_empty() {
+            String::new()
+        } else {
+            table("Density: memory with N instances running", &cols, &cells)
+        },
+        after: String::new(),
+    }
+}
+
+/// Figure 7, density startup: median time to READY (p5–p95 whiskers) of a
+/// launch while N − 1 others are already running.
+pub fn density_startup(page: &Page) -> Figure {
+    let series = density_series(page);
+    let unit = TimeUnit::pick(
+        series
+            .iter()
+            .flat_map(|(_, env, _, _)| env.density.iter())
+            .flat_map(|d| [d.ready.stats.median, d.ready.stats.p95]),
+    );
+    let u = unit.symbol();
+    let mut lines = Vec::new();
+    let mut cells = Vec::new();
+    for (run, env, _, color) in &series {
+        lines.push(Series {
+            color: *color,
+            dashed: false,
+            points: env
+                .density
+                .iter()
+                .map(|d| XyPoint {
+                    x: f64::from(d.instances),
+                    y: unit.of(d.ready.stats.median),
+                    span: Some((unit.of(d.ready.stats.p5), unit.of(d.ready.stats.p95))),
+                })
+                .collect(),
+        });
+        for d in &env.density {
+            let s = &d.ready.stats;
+            let mut row = name_cells(page, &env.name, run);
+            row.extend([
+                d.instances.to_string(),
+                s.n.to_string(),
+                num(unit.of(s.median)),
+                cv_cell(s),
+                num(unit.of(s.p5)),
+                num(unit.of(s.p95)),
+                outliers(&s.outliers),
+            ]);
+            cells.push(row);
+        }
+    }
+    let mut cols = name_cols(page, &[]);
+    cols.extend([
+        num_col("instances"),
+        num_col("launches"),
+        num_col(format!("median READY ({u})")),
+        num_col("CV (%)"),
+        num_col(format!("p5 ({u})")),
+        num_col(format!("p95 ({u})")),
+        text_col("outliers (kept)"),
+    ]);
+    let chart = (!series.is_empty()).then(|| {
+        Drawing::Xy(XyChart {
+            title: "Density: time to READY as the number of instances grows".to_owned(),
+            legend: density_legend(page, &series, false),
+            panels: vec![Panel {
+                title: String::new(),
+                x_desc: "instances running at once (N, log₂ scale)".to_owned(),
+                y_desc: format!("time to READY ({u}, log scale)"),
+                x_scale: Scale::Log2,
+                y_scale: Scale::Log,
+                series: lines,
+            }],
+        })
+    });
+    Figure {
+        id: "density-startup",
+        sentence: "The median time to READY of the launches made while the others were already \
+                   running, with p5–p95 whiskers: a flat line means instances start independently; \
+                   a rising one shows contention for something they share (memory, a lock in the \
+                   kernel, the host's CPUs)."
+            .to_owned(),
+        chart,
+        absent: "These results have no density figures, so there is no chart of startup against \
+                 the number of instances."
+            .to_owned(),
+        table: if cells.is_empty() {
+            String::new()
+        } else {
+            table(
+                "Density: time to READY with N instances running",
+                &cols,
+                &cells,
+            )
+        },
+        after: String::new(),
     }
 }

@@ -49,6 +49,21 @@ pub fn num(v: f64) -> String {
     }
 }
 
+/// A fraction as a percentage number, `0.042 -> "4.2"` (the unit is in the
+/// column heading or follows the caller's text).
+pub fn pct(fraction: f64) -> String {
+    num(fraction * 100.0)
+}
+
+/// How many samples were flagged as outliers: `"none"`, `"3 outliers flagged"`.
+pub fn outliers(flagged: &[usize]) -> String {
+    match flagged.len() {
+        0 => "none".to_owned(),
+        1 => "1 outlier flagged".to_owned(),
+        k => format!("{k} outliers flagged"),
+    }
+}
+
 /// The unit in which a set of durations reads best. Results store seconds;
 /// startups range from tens of microseconds (a process) to seconds (a Linux
 /// guest under emulation), so each chart picks one unit for all its numbers.

@@ -1,0 +1,375 @@
+//! `vm-bare`: the workload on a KVM vCPU with no operating system (bench-vm).
+//!
+//! Two ways to run it:
+//!
+//! - **in-process** (`vm-bare`): the harness itself is the VMM. A launch is
+//!   the KVM ioctl sequence and nothing else, so startup compares a VM with
+//!   a process (fork + exec) fairly, and throughput runs at full speed.
+//! - **own process** (`vm-bare:process`): one small VMM process per VM (the
+//!   `vmvc` binary re-executed in a hidden mode, [`VMM_SUBCOMMAND`]), like
+//!   Firecracker. Its memory can be split honestly into guest RAM and the
+//!   VMM's own, and N of them make a density measurement.
+
+use super::channel::Channel;
+use super::{Environment, Instance, Launch, MemPart};
+use anyhow::{bail, Context};
+use bench_vm::{BareVm, Config};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command as Proc, Stdio};
+use std::time::{Duration, Instant};
+use workload::protocol::{Command, Message, Workload};
+
+/// The hidden `vmvc` subcommand that runs one VM in its own process:
+/// `vmvc __vmm-bare FD RAM_BYTES` (FD: the inherited socket).
+pub const VMM_SUBCOMMAND: &str = "__vmm-bare";
+
+/// How long a launch may take before it is called failed.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Guest RAM: 4 MiB for the image and tables plus the largest buffer the
+/// plans use (64 MiB for mem_bw and random_access), with room to spare.
+/// Untouched RAM costs nothing (MAP_NORESERVE), but on PVM each MiB of the
+/// memory slot costs a little at launch (KVM's reverse-map arrays).
+pub const RAM_BYTES: u64 = 4 * (1 << 20) + (128 << 20);
+
+/// Entry point of the hidden subcommand; returns the process exit code.
+/// Called by `main` before argument parsing.
+pub fn vmm_main(args: impl Iterator<Item = String>) -> i32 {
+    let args: Vec<String> = args.collect();
+    let (Some(fd), ram) = (
+        args.first().and_then(|a| a.parse::<i32>().ok()),
+        args.get(1)
+            .and_then(|a| a.parse::<u64>().ok())
+            .unwrap_or(RAM_BYTES),
+    ) else {
+        eprintln!(
+            "usage: vmvc {VMM_SUBCOMMAND} FD [RAM_BYTES]  (internal: started by vmvc itself)"
+        );
+        return 2;
+    };
+    if fd < 3 {
+        eprintln!("vmvc {VMM_SUBCOMMAND}: FD must be an inherited socket (>= 3)");
+        return 2;
+    }
+    // SAFETY: the launcher passed us this fd number of a socket it left open
+    // for us; nothing else in this fresh process owns it.
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let config = Config {
+        ram_bytes: ram,
+        ..Config::default()
+    };
+    match bench_vm::process::serve(sock, &config, &mut std::io::stdout()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vmvc {VMM_SUBCOMMAND}: {e}");
+            1
+        }
+    }
+}
+
+/// How a `vm-bare` environment runs its VMs.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// The harness process is the VMM.
+    InProcess,
+    /// One VMM process per VM: this executable re-run with [`VMM_SUBCOMMAND`].
+    OwnProcess { exe: PathBuf },
+}
+
+pub struct VmBare {
+    mode: Mode,
+    ram_bytes: u64,
+}
+
+impl VmBare {
+    pub fn new(mode: Mode) -> VmBare {
+        VmBare {
+            mode,
+            ram_bytes: RAM_BYTES,
+        }
+    }
+
+    /// The VMM-per-process flavour, re-running the current executable.
+    pub fn own_process() -> anyhow::Result<VmBare> {
+        let exe =
+            std::env::current_exe().context("finding the vmvc executable to re-run as a VMM")?;
+        Ok(VmBare::new(Mode::OwnProcess { exe }))
+    }
+}
+
+fn kvm_kernel_part(before: Option<u64>) -> Option<MemPart> {
+    let now = bench_vm::hostmem::sec_page_tables().ok().flatten()?;
+    Some(MemPart {
+        name: "kvm_page_tables",
+        description: "KVM's page tables for this guest (SecPageTables in /proc/meminfo, \
+                      change since launch; other VMs starting meanwhile blur it)",
+        bytes: now.saturating_sub(before?),
+        counts_in_total: true,
+    })
+}
+
+impl Environment for VmBare {
+    fn name(&self) -> String {
+        match self.mode {
+            Mode::InProcess => "vm-bare".into(),
+            Mode::OwnProcess { .. } => "vm-bare:process".into(),
+        }
+    }
+
+    fn description(&self) -> String {
+        match self.mode {
+            Mode::InProcess => "A KVM virtual machine with no operating system: the workload runs at CPL3 \
+                                on the vCPU behind a ~30-instruction stub; vmvc itself is the VMM."
+                .into(),
+            Mode::OwnProcess { .. } => "The same bare KVM guest, with one small VMM process per VM \
+                                        (vmvc re-executed as a VMM), as Firecracker runs one per microVM."
+                .into(),
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = vec![
+            "Startup phases: kvm_open, create_vm (KVM_CREATE_VM), guest_memory (mmap + memory slot), \
+             load_image (ELF, page tables), vcpu_setup (KVM_CREATE_VCPU, CPUID, registers), \
+             guest_boot (first KVM_RUN until the READY port write)."
+                .into(),
+            "Memory: guest RAM counts only pages the guest touched (the mapping is MAP_NORESERVE).".into(),
+        ];
+        if let Ok(host) = std::fs::read_to_string("/sys/module/kvm_pvm/initstate") {
+            if host.trim() == "live" {
+                notes.push(
+                    "This host's /dev/kvm is PVM (kvm_pvm), a software hypervisor: guest CPL3 code runs \
+                     natively, but guest CPL0 code is emulated instruction by instruction and every VM \
+                     exit is slower than with VMX/SVM. Expect syscall and boundary to be far slower \
+                     here than on hardware KVM; cpu, mem_bw and random_access are comparable."
+                        .into(),
+                );
+            }
+        }
+        if matches!(self.mode, Mode::InProcess) {
+            notes.push(
+                "In-process: the VMM's own memory is the harness's and is not split out; see \
+                 vm-bare:process for it."
+                    .into(),
+            );
+        }
+        notes
+    }
+
+    fn path_of(&self, w: Workload) -> Option<String> {
+        match w {
+            Workload::Syscall => Some(
+                "`syscall` from CPL3 into the guest's CPL0 stub, which returns with `iretq`: no host \
+                 kernel involved on hardware KVM (on PVM the switch and both CPL0 instructions are \
+                 emulated by the hypervisor)"
+                    .into(),
+            ),
+            Workload::Boundary => Some(
+                "one VM exit: the guest's `in` on an I/O port -> KVM -> the VMM's KVM_RUN returns \
+                 (KVM_EXIT_IO) -> answer -> KVM_RUN again"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+
+    fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
+        // Read before t0: a /proc read is not part of starting a VM.
+        let sec_before = bench_vm::hostmem::sec_page_tables().ok().flatten();
+        match &self.mode {
+            Mode::InProcess => {
+                let config = Config {
+                    ram_bytes: self.ram_bytes,
+                    boot_timeout: READY_TIMEOUT,
+                };
+                let vm = BareVm::launch(&config).context("launching the bare VM")?;
+                let p = vm.phases();
+                let launch = Launch::from_marks(p.t0, &p.marks);
+                Ok(Box::new(InProcess {
+                    vm: Some(vm),
+                    launch,
+                    sec_before,
+                }))
+            }
+            Mode::OwnProcess { exe } => {
+                let t0 = Instant::now();
+                let (mut chan, theirs) = Channel::pair()?;
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&theirs);
+                let child = Proc::new(exe)
+                    .arg(VMM_SUBCOMMAND)
+                    .arg(fd.to_string())
+                    .arg(self.ram_bytes.to_string())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .with_context(|| format!("starting the VMM process {}", exe.display()))?;
+                let spawned = Instant::now();
+                drop(theirs);
+                let mut inst = OwnProcess {
+                    child: Some(child),
+                    guest_ram: 0..0,
+                    launch: Launch::from_marks(t0, &[]),
+                    sec_before,
+                };
+                // The VMM says where guest RAM is, then READY on the socket.
+                let stdout = inst
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.stdout.take())
+                    .context("the VMM's stdout")?;
+                let mut line = String::new();
+                std::io::BufReader::new(stdout)
+                    .read_line(&mut line)
+                    .context("reading the VMM's announcement")?;
+                inst.guest_ram = match bench_vm::process::parse_announcement(&line) {
+                    Some(r) => r,
+                    None => {
+                        // Probably a launch failure: its FAULT is on the socket.
+                        chan.wait_ready(READY_TIMEOUT)?;
+                        bail!("the VMM process did not say where guest RAM is (got {line:?})");
+                    }
+                };
+                chan.wait_ready(READY_TIMEOUT)?;
+                let ready = Instant::now();
+                inst.launch =
+                    Launch::from_marks(t0, &[("spawn_vmm", spawned), ("vm_launch", ready)]);
+                Ok(Box::new(OwnProcessInstance { inst, chan }))
+            }
+        }
+    }
+}
+
+/// A VM driven by the harness process itself.
+pub struct InProcess {
+    vm: Option<BareVm>,
+    launch: Launch,
+    sec_before: Option<u64>,
+}
+
+impl InProcess {
+    fn vm(&mut self) -> anyhow::Result<&mut BareVm> {
+        self.vm.as_mut().context("the VM was already torn down")
+    }
+}
+
+impl Instance for InProcess {
+    fn launch(&self) -> &Launch {
+        &self.launch
+    }
+
+    fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
+        Ok(self.vm()?.request(cmd, timeout)?)
+    }
+
+    fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
+        let touched = self.vm()?.ram().resident_bytes()?;
+        let mut parts = vec![MemPart {
+            name: "guest_ram",
+            description:
+                "guest RAM the guest touched (resident pages of the MAP_NORESERVE mapping, mincore)",
+            bytes: touched,
+            counts_in_total: true,
+        }];
+        parts.extend(kvm_kernel_part(self.sec_before));
+        Ok(parts)
+    }
+
+    fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        let mut vm = self.vm.take().context("the VM was already torn down")?;
+        let code = vm.shutdown(READY_TIMEOUT);
+        drop(vm); // closes the vCPU and VM fds, unmaps guest RAM
+        let took = start.elapsed();
+        match code? {
+            0 => Ok(took),
+            c => bail!("the guest exited with code {c}"),
+        }
+    }
+}
+
+/// One VMM process per VM.
+struct OwnProcess {
+    child: Option<Child>,
+    /// The guest-RAM mapping in the VMM's address space.
+    guest_ram: std::ops::Range<u64>,
+    launch: Launch,
+    sec_before: Option<u64>,
+}
+
+pub struct OwnProcessInstance {
+    inst: OwnProcess,
+    chan: Channel,
+}
+
+impl Instance for OwnProcessInstance {
+    fn launch(&self) -> &Launch {
+        &self.inst.launch
+    }
+
+    fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
+        self.chan.request(cmd, timeout)
+    }
+
+    fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
+        let pid = self
+            .inst
+            .child
+            .as_ref()
+            .map(|c| c.id())
+            .context("VMM process already reaped")?;
+        // Pss: the VMM's code pages are shared by every VMM process (and
+        // vmvc), so each is charged its share, as for native.
+        let split = bench_vm::hostmem::rss_split(Some(pid), self.inst.guest_ram.clone(), "Pss")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .with_context(|| format!("reading /proc/{pid}/status"))?;
+        let pte = crate::procfs::kb_field(&status, "VmPTE:").unwrap_or(0);
+        let mut parts = vec![
+            MemPart {
+                name: "guest_ram",
+                description: "guest RAM the guest touched (its mapping in the VMM process, PSS)",
+                bytes: split.guest_ram,
+                counts_in_total: true,
+            },
+            MemPart {
+                name: "vmm",
+                description: "the VMM process's own memory: every mapping but guest RAM (PSS)",
+                bytes: split.vmm_own,
+                counts_in_total: true,
+            },
+            MemPart {
+                name: "page_tables",
+                description: "the VMM process's page tables (VmPTE), kernel memory",
+                bytes: pte,
+                counts_in_total: true,
+            },
+        ];
+        parts.extend(kvm_kernel_part(self.inst.sec_before));
+        Ok(parts)
+    }
+
+    fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        let reply = self.chan.request(Command::Exit, READY_TIMEOUT);
+        if let Some(mut child) = self.inst.child.take() {
+            if reply.is_err() {
+                let _ = child.kill();
+            }
+            child.wait().context("reaping the VMM process")?;
+        }
+        match reply? {
+            Message::Done => Ok(start.elapsed()),
+            other => bail!("expected DONE from the VM, got {other:?}"),
+        }
+    }
+}
+
+impl Drop for OwnProcess {
+    fn drop(&mut self) {
+        // Error and panic paths: never leave a VMM process behind.
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! The report in a real browser (issue 6, item 6): a real `vmvc run` writes
+//! report.html, headless Chromium opens it, and the test checks
+//! - a screenshot: a PNG of the requested size with real content in it;
+//! - the DOM as the browser built it (`--dump-dom`): every chart is an
+//!   `<svg>` that draws shapes and names the expected series;
+//! - the console: no message at all (the page has no script, so anything
+//!   Chromium logs there is an error, e.g. an SVG attribute it could not parse).
+//!
+//! Needs Debian's `chromium` package (`/usr/bin/chromium`, or the binary named
+//! by `VMVC_CHROMIUM`). Without it the test says SKIP loudly and passes,
+//! unless `VMVC_REQUIRE_BROWSER=1`, which makes a missing browser a failure.
+//! Nothing here uses the network: the browser runs with every background
+//! service off and a fresh profile per launch.
+//!
+//! `VMVC_BROWSER_ARTIFACTS=<dir>` keeps results.json, report.html, the
+//! screenshot and the dumped DOM there, to look at.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one Chromium launch may take before the test gives up on it.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Viewport of the screenshot.
+const SHOT_WIDTH: u32 = 1280;
+const SHOT_HEIGHT: u32 = 4000;
+
+/// A PNG of a blank 1280×4000 page compresses to about 10 KB; the top of a
+/// report (text, tables, two or three charts) is well above 100 KB.
+const MIN_SCREENSHOT_BYTES: u64 = 60_000;
+
+/// Flags for a headless Chromium on a machine without network or display.
+const FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+];
+
+/// The Chromium binary to use, or `None` (after saying why) when there is none.
+fn chromium() -> Option<PathBuf> {
+    let candidates: Vec<PathBuf> = match std::env::var_os("VMVC_CHROMIUM") {
+        Some(path) => vec![PathBuf::from(path)],
+        None => {
+            let mut c = vec![PathBuf::from("/usr/bin/chromium")];
+            if let Some(path) = std::env::var_os("PATH") {
+                for dir in std::env::split_paths(&path) {
+                    c.push(dir.join("chromium"));
+                    c.push(dir.join("chromium-browser"));
+                }
+            }
+            c
+        }
+    };
+    if let Some(found) = candidates.into_iter().find(|p| p.is_file()) {
+        return Some(found);
+    }
+    let why = "no Chromium found (looked for $VMVC_CHROMIUM, /usr/bin/chromium, chromium and \
+               chromium-browser on PATH); install Debian's package: apt-get install -y chromium";
+    if std::env::var("VMVC_REQUIRE_BROWSER").as_deref() == Ok("1") {
+        panic!("VMVC_REQUIRE_BROWSER=1 but {why}");
+    }
+    eprintln!();
+    eprintln!("==================================================================");
+    eprintln!("SKIP: the report was NOT tested in a browser: {why}.");
+    eprintln!("      Set VMVC_REQUIRE_BROWSER=1 to make this a failure.");
+    eprintln!("==================================================================");
+    eprintln!();
+    None
+}
+
+/// What one Chromium launch left behind.
+struct Launch {
+    stdout: String,
+    stderr: String,
+}
+
+impl Launch {
+    /// Messages the page logged to the console. Chromium writes each one to
+    /// stderr (with `--enable-logging=stderr`) as
+    /// `[pid:tid:time:INFO:CONSOLE:1] "message", source: file:///… (1)`
+    /// (older versions: `…:INFO:CONSOLE(1)] "message", …`), whatever its level.
+    fn console_messages(&self) -> Vec<String> {
+        self.stderr
+            .lines()
+            .filter(|l| l.contains(":CONSOLE:") || l.contains(":CONSOLE("))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// Runs Chromium once on `url` with `args` added, with a fresh profile and a
+/// deadline; stdout and stderr go to files (a pipe could fill up and block it).
+fn chromium_run(exe: &Path, args: &[String], url: &str) -> Launch {
+    let scratch = tempfile::tempdir().expect("a temporary directory for the browser");
+    let profile = scratch.path().join("profile");
+    let out_path = scratch.path().join("stdout");
+    let err_path = scratch.path().join("stderr");
+    let out = std::fs::File::create(&out_path).expect("browser stdout file");
+    let err = std::fs::File::create(&err_path).expect("browser stderr file");
+    let mut child = Command::new(exe)
+        .args(FLAGS)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        // Keep the browser from finding a desktop session or a proxy.
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("HOME", scratch.path())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait().expect("waiting for the browser") {
+            Some(status) => break status,
+            None if started.elapsed() > BROWSER_TIMEOUT => {
+                // The child we started, by its handle: nothing else is killed.
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+                panic!(
+                    "{} did not finish within {BROWSER_TIMEOUT:?} on {url}; stderr:\n{stderr}",
+                    exe.display()
+                );
+            }
+            None => std::thread::sleep(Duration::from_millis(100)),
+        }
+    };
+    let launch = Launch {
+        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
+    };
+    assert!(
+        status.success(),
+        "{} failed ({status}) on {url}; stderr:\n{}",
+        exe.display(),
+        launch.stderr
+    );
+    launch
+}
+
+/// The rendered DOM, with the console messages of that same page load.
+fn dump_dom(exe: &Path, url: &str) -> Launch {
+    let args = [
+        "--enable-logging=stderr".to_owned(),
+        "--v=0".to_owned(),
+        "--dump-dom".to_owned(),
+    ];
+    chromium_run(exe, &args, url)
+}
+
+fn file_url(path: &Path) -> String {
+    let abs = std::fs::canonicalize(path).expect("the page exists");
+    // Temporary paths hold no characters that need percent-encoding.
+    format!("file://{}", abs.display())
+}
+
+/// Width and height from a PNG's IHDR chunk, after checking the signature.
+fn png_size(png: &[u8]) -> Option<(u32, u32)> {
+    const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    if png.len() < 24 || &png[..8] != SIGNATURE || &png[12..16] != b"IHDR" {
+        return None;
+    }
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
+    Some((be(&png[16..20]), be(&png[20..24])))
+}
+
+/// One chart of the DOM: its id and its `<svg>` element.
+struct DomChart {
+    id: String,
+    svg: String,
+}
+
+impl DomChart {
+    /// Texts inside the SVG's `<text>` elements, entities decoded.
+    fn texts(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = self.svg.as_str();
+        while let Some(start) = rest.find("<text") {
+            rest = &rest[start..];
+            let (Some(open_end), Some(close)) = (rest.find('>'), rest.find("</text>")) else {
+                break;
+            };
+            if open_end < close {
+                out.push(
+                    rest[open_end + 1..close]
+                        .trim()
+                        .replace("&lt;", "<")
+                        .replace("&gt;", ">")
+                        .replace("&quot;", "\"")
+                        .replace("&#39;", "'")
+                        .replace("&amp;", "&"),
+                );
+            }
+            rest = &rest[close + "</text>".len()..];
+        }
+        out
+    }
+
+    fn shapes(&self) -> usize {
+        ["<rect", "<circle", "<polyline", "<line", "<path"]
+            .iter()
+            .map(|tag| self.svg.matches(tag).count())
+            .sum()
+    }
+}
+
+/// Every `<figure class="chart" id="chart-…">` of the DOM with its `<svg>`.
+fn dom_charts(dom: &str) -> Vec<DomChart> {
+    let marker = "<figure class=\"chart\" id=\"";
+    let mut out = Vec::new();
+    let mut rest = dom;
+    while let Some(start) = rest.find(marker) {
+        rest = &rest[start + marker.len()..];
+        let id_end = rest.find('"').unwrap_or(0);
+        let id = rest[..id_end].to_owned();
+        let end = rest.find("</figure>").unwrap_or(rest.len());
+        let figure = &rest[..end];
+        let svg = match (figure.find("<svg"), figure.find("</svg>")) {
+            (Some(a), Some(b)) if a < b => figure[a..b + "</svg>".len()].to_owned(),
+            _ => String::new(),
+        };
+        out.push(DomChart { id, svg });
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// Which charts the results must give, each with the series names it must
+/// show: the measured environments that have the figure.
+fn expected_charts(results: &reports::Results) -> Vec<(&'static str, Vec<String>)> {
+    let measured: Vec<&reports::EnvResult> = results
+        .environments
+        .iter()
+        .filter(|e| e.skipped.is_none())
+        .collect();
+    let names = |keep: &dyn Fn(&reports::EnvResult) -> bool| -> Vec<String> {
+        measured
+            .iter()
+            .filter(|e| keep(e))
+            .map(|e| e.name.clone())
+            .collect()
+    };
+    let startup = names(&|e| e.startup.is_some());
+    let phases = names(&|e| e.startup.as_ref().is_some_and(|s| !s.phases.is_empty()));
+    let memory = names(&|e| e.memory.is_some());
+    let density = names(&|e| !e.density.is_empty());
+    // Native is the reference line of the throughput chart, not a bar.
+    let throughput: Vec<String> = measured
+        .iter()
+        .filter(|e| e.name != "native")
+        .flat_map(|e| {
+            e.throughput
+                .iter()
+                .filter(|t| t.ratio_to_native.is_some_and(|r| r > 0.0))
+                .map(|t| format!("{}: {}", t.workload, e.name))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (id, series) in [
+        ("chart-ready", startup.clone()),
+        ("chart-phases", phases),
+        ("chart-distribution", startup),
+        ("chart-memory", memory),
+        ("chart-density", density.clone()),
+        ("chart-density-startup", density),
+        ("chart-throughput", throughput),
+    ] {
+        if !series.is_empty() {
+            out.push((id, series));
+        }
+    }
+    out
+}
+
+fn keep_artifact(from: &Path, name: &str) {
+    if let Some(dir) = std::env::var_os("VMVC_BROWSER_ARTIFACTS") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).expect("VMVC_BROWSER_ARTIFACTS is a writable directory");
+        std::fs::copy(from, dir.join(name)).expect("artifact copied");
+        eprintln!("kept {}", dir.join(name).display());
+    }
+}
+
+#[test]
+fn report_of_a_real_run_renders_in_chromium() {
+    let Some(exe) = chromium() else { return };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let out = dir.path().join("run");
+
+    // A real run, the way a user makes one.
+    let run = Command::new(env!("CARGO_BIN_EXE_vmvc"))
+        .args(["run", "--env", "native", "--quick", "--out"])
+        .arg(&out)
+        .output()
+        .expect("the vmvc binary built by cargo runs");
+    assert!(
+        run.status.success(),
+        "vmvc run failed:\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report = out.join("report.html");
+    let results = reports::load(&out.join("results.json")).expect("the run wrote its results");
+    let html = std::fs::read_to_string(&report).expect("the run wrote report.html");
+    keep_artifact(&report, "report.html");
+    keep_artifact(&out.join("results.json"), "results.json");
+    let url = file_url(&report);
+
+    // The page as the browser built it, and what it logged while loading.
+    let page = dump_dom(&exe, &url);
+    let dom = &page.stdout;
+    if let Some(dir) = std::env::var_os("VMVC_BROWSER_ARTIFACTS") {
+        let path = PathBuf::from(dir).join("report.dom.html");
+        let _ = std::fs::write(&path, dom);
+    }
+    assert!(
+        dom.contains("<main>") && dom.contains("</main>"),
+        "the browser rendered the page; stdout was:\n{dom}"
+    );
+    let console = page.console_messages();
+    assert!(
+        console.is_empty(),
+        "the report logged to the browser console:\n{}",
+        console.join("\n")
+    );
+
+    // Every SVG of the file made it into the DOM, inside a chart figure.
+    let charts = dom_charts(dom);
+    assert_eq!(
+        dom.matches("<svg").count(),
+        html.matches("<svg").count(),
+        "the browser kept every <svg> of the file"
+    );
+    assert_eq!(charts.len(), html.matches("<svg").count());
+    assert!(
+        !dom.contains("This chart could not be drawn"),
+        "a chart failed to draw"
+    );
+    for chart in &charts {
+        assert!(!chart.svg.is_empty(), "{} holds an <svg>", chart.id);
+        assert!(
+            chart.shapes() > 5,
+            "{} draws shapes: {} found",
+            chart.id,
+            chart.shapes()
+        );
+        assert!(!chart.texts().is_empty(), "{} has text", chart.id);
+    }
+    let expected = expected_charts(&results);
+    assert!(
+        expected.iter().any(|(id, _)| *id == "chart-ready"),
+        "a native run has startup figures"
+    );
+    for (id, series) in &expected {
+        let chart = charts
+            .iter()
+            .find(|c| c.id == *id)
+            .unwrap_or_else(|| panic!("{id} is on the page: the results have its figures"));
+        let texts = chart.texts();
+        for name in series {
+            assert!(
+                texts.iter().any(|t| t == name),
+                "{id} names the series {name}; its texts are {texts:?}"
+            );
+        }
+    }
+
+    // A screenshot: a PNG of the viewport's size with real content in it.
+    let shot = dir.path().join("report.png");
+    let args = [
+        format!("--screenshot={}", shot.display()),
+        format!("--window-size={SHOT_WIDTH},{SHOT_HEIGHT}"),
+    ];
+    chromium_run(&exe, &args, &url);
+    let png = std::fs::read(&shot).expect("Chromium wrote the screenshot");
+    keep_artifact(&shot, "report.png");
+    assert_eq!(
+        png_size(&png),
+        Some((SHOT_WIDTH, SHOT_HEIGHT)),
+        "the screenshot is a PNG of the window's size"
+    );
+    assert!(
+        png.len() as u64 > MIN_SCREENSHOT_BYTES,
+        "the screenshot is nearly blank ({} bytes)",
+        png.len()
+    );
+}
+
+/// The console check above only means something if the scan finds messages
+/// when there are some: a page with a script error, a logged error and an
+/// SVG attribute Chromium cannot parse must give three messages.
+#[test]
+fn console_messages_are_caught() {
+    let Some(exe) = chromium() else { return };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let page = dir.path().join("canary.html");
+    std::fs::write(
+        &page,
+        "<!doctype html><html><body><main><p>canary</p>\
+         <svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\">\
+         <rect width=\"not-a-length\" height=\"5\"/></svg>\
+         <script>console.error(\"canary error\"); no_such_function();</script>\
+         </main></body></html>",
+    )
+    .expect("the canary page is written");
+    let launch = dump_dom(&exe, &file_url(&page));
+    let console = launch.console_messages();
+    let has = |needle: &str| console.iter().any(|m| m.contains(needle));
+    assert!(has("canary error"), "console.error caught: {console:?}");
+    assert!(
+        has("no_such_function"),
+        "uncaught exception caught: {console:?}"
+    );
+    assert!(has("not-a-length"), "SVG parse error caught: {console:?}");
+}
