@@ -36,21 +36,36 @@ use std::process::{Command, Stdio};
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
     #[error("no guest kernel for vm-linux: none was given (--kernel PATH), none is in the cache {cache}, and the host's {host} is {why}; run `vmvc kernel fetch` (Debian/Ubuntu) or pass --kernel PATH to any x86-64 bzImage")]
-    NotFound { cache: PathBuf, host: PathBuf, why: String },
+    NotFound {
+        cache: PathBuf,
+        host: PathBuf,
+        why: String,
+    },
     #[error("`vmvc kernel fetch` needs apt-get (Debian or Ubuntu); this host is {distro}. Pass --kernel PATH to an x86-64 Linux bzImage instead (your distribution's kernel package has one in /boot)")]
     NotDebian { distro: String },
-    #[error("apt has no package {meta}: run `apt-get update` first (as root), or pass --kernel PATH")]
+    #[error(
+        "apt has no package {meta}: run `apt-get update` first (as root), or pass --kernel PATH"
+    )]
     NoMetaPackage { meta: String },
     #[error("{step} failed: {detail}")]
     Command { step: String, detail: String },
     #[error("the package {deb} holds no /boot/vmlinuz-*: not a kernel image package")]
     NoVmlinuz { deb: PathBuf },
     #[error("cannot read the kernel {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write the kernel cache at {path}: {source} (set VMVC_CACHE to a writable directory)")]
-    Cache { path: PathBuf, source: std::io::Error },
+    Cache {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a usable kernel: {source}")]
-    Image { path: PathBuf, source: KernelImageError },
+    Image {
+        path: PathBuf,
+        source: KernelImageError,
+    },
 }
 
 /// Where a kernel came from, for results and `vmvc doctor`.
@@ -133,7 +148,9 @@ impl GuestKernel {
                     .ok()
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .map_or(0, |d| d.as_secs());
-                let name = path.file_name().map_or_else(|| "kernel".into(), |n| n.to_string_lossy());
+                let name = path
+                    .file_name()
+                    .map_or_else(|| "kernel".into(), |n| n.to_string_lossy());
                 cache_dir()
                     .join("vmlinux")
                     .join(format!("{name}-{}-{mtime}", bytes.len()))
@@ -197,7 +214,10 @@ pub fn cached() -> Vec<GuestKernel> {
                 .ok()?
                 .filter_map(Result::ok)
                 .map(|f| f.path())
-                .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-")))?;
+                .find(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+                })?;
             let origin = Origin::Package {
                 package: package.to_owned(),
                 version: version.to_owned(),
@@ -231,8 +251,12 @@ pub fn locate(given: Option<&Path>) -> Result<GuestKernel, KernelError> {
     let host = host_kernel_path();
     let why = match GuestKernel::inspect(&host, Origin::Host) {
         Ok(k) => return Ok(k),
-        Err(KernelError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => "missing".to_owned(),
-        Err(KernelError::Read { source, .. }) if source.kind() == std::io::ErrorKind::PermissionDenied => {
+        Err(KernelError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            "missing".to_owned()
+        }
+        Err(KernelError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
             "not readable by this user (run as root, or fetch one)".to_owned()
         }
         Err(e) => e.to_string(),
@@ -245,7 +269,10 @@ pub fn locate(given: Option<&Path>) -> Result<GuestKernel, KernelError> {
 }
 
 /// [`locate`], and when that finds nothing, [`fetch`] (saying so through `say`).
-pub fn locate_or_fetch(given: Option<&Path>, say: &mut dyn FnMut(&str)) -> Result<GuestKernel, KernelError> {
+pub fn locate_or_fetch(
+    given: Option<&Path>,
+    say: &mut dyn FnMut(&str),
+) -> Result<GuestKernel, KernelError> {
     match locate(given) {
         Err(KernelError::NotFound { .. }) => {
             say("no guest kernel yet: fetching the distribution's kernel package (once; it is cached)");
@@ -273,7 +300,11 @@ fn meta_package() -> Result<&'static str, KernelError> {
         .is_ok_and(|s| s.success());
     let family = format!("{id} {like}");
     if !has_apt {
-        let distro = if id.is_empty() { "unknown (no /etc/os-release)".into() } else { format!("{id} without apt-get") };
+        let distro = if id.is_empty() {
+            "unknown (no /etc/os-release)".into()
+        } else {
+            format!("{id} without apt-get")
+        };
         return Err(KernelError::NotDebian { distro });
     }
     if family.contains("ubuntu") {
@@ -288,10 +319,13 @@ fn meta_package() -> Result<&'static str, KernelError> {
 }
 
 fn run(step: &str, cmd: &mut Command) -> Result<String, KernelError> {
-    let out = cmd.stdin(Stdio::null()).output().map_err(|e| KernelError::Command {
-        step: step.to_owned(),
-        detail: e.to_string(),
-    })?;
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| KernelError::Command {
+            step: step.to_owned(),
+            detail: e.to_string(),
+        })?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(KernelError::Command {
@@ -307,28 +341,42 @@ fn run(step: &str, cmd: &mut Command) -> Result<String, KernelError> {
 /// into the cache. Returns the cached kernel if this version is there already.
 pub fn fetch(say: &mut dyn FnMut(&str)) -> Result<GuestKernel, KernelError> {
     let meta = meta_package()?;
-    let deps = run("apt-cache depends", Command::new("apt-cache").args(["depends", meta]))?;
+    let deps = run(
+        "apt-cache depends",
+        Command::new("apt-cache").args(["depends", meta]),
+    )?;
     // "  Depends: linux-image-6.1.0-56-amd64" (the first versioned image package).
     let package = deps
         .lines()
         .filter_map(|l| l.trim().strip_prefix("Depends: "))
         .map(str::trim)
-        .find(|p| p.starts_with("linux-image-") && p[12..].starts_with(|c: char| c.is_ascii_digit()))
+        .find(|p| {
+            p.starts_with("linux-image-") && p[12..].starts_with(|c: char| c.is_ascii_digit())
+        })
         .map(str::to_owned)
-        .ok_or_else(|| KernelError::NoMetaPackage { meta: meta.to_owned() })?;
-    let policy = run("apt-cache policy", Command::new("apt-cache").args(["policy", &package]))?;
+        .ok_or_else(|| KernelError::NoMetaPackage {
+            meta: meta.to_owned(),
+        })?;
+    let policy = run(
+        "apt-cache policy",
+        Command::new("apt-cache").args(["policy", &package]),
+    )?;
     let version = policy
         .lines()
         .find_map(|l| l.trim().strip_prefix("Candidate: "))
         .map(str::to_owned)
         .filter(|v| v != "(none)")
-        .ok_or_else(|| KernelError::NoMetaPackage { meta: package.clone() })?;
-    let dest = cache_dir().join("kernel").join(format!("{package}_{version}"));
-    if let Some(k) = cached()
-        .into_iter()
-        .find(|k| k.bzimage.starts_with(&dest))
-    {
-        say(&format!("guest kernel {package} {version} is already in {}", dest.display()));
+        .ok_or_else(|| KernelError::NoMetaPackage {
+            meta: package.clone(),
+        })?;
+    let dest = cache_dir()
+        .join("kernel")
+        .join(format!("{package}_{version}"));
+    if let Some(k) = cached().into_iter().find(|k| k.bzimage.starts_with(&dest)) {
+        say(&format!(
+            "guest kernel {package} {version} is already in {}",
+            dest.display()
+        ));
         return Ok(k);
     }
     let cache_err = |path: &Path| {
@@ -341,10 +389,15 @@ pub fn fetch(say: &mut dyn FnMut(&str)) -> Result<GuestKernel, KernelError> {
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(cache_err(&work))?;
     let result = (|| {
-        say(&format!("apt-get download {package} ({version}) into {}", kernels.display()));
+        say(&format!(
+            "apt-get download {package} ({version}) into {}",
+            kernels.display()
+        ));
         run(
             "apt-get download",
-            Command::new("apt-get").args(["download", "-q", &package]).current_dir(&work),
+            Command::new("apt-get")
+                .args(["download", "-q", &package])
+                .current_dir(&work),
         )?;
         let deb = std::fs::read_dir(&work)
             .map_err(cache_err(&work))?
@@ -361,10 +414,16 @@ pub fn fetch(say: &mut dyn FnMut(&str)) -> Result<GuestKernel, KernelError> {
         let script = "dpkg-deb --fsys-tarfile \"$1\" | tar -x -C \"$2\" --wildcards --no-anchored './boot/*'";
         run(
             "dpkg-deb --fsys-tarfile | tar -x",
-            Command::new("sh").args(["-c", script, "sh"]).arg(&deb).arg(&root),
+            Command::new("sh")
+                .args(["-c", script, "sh"])
+                .arg(&deb)
+                .arg(&root),
         )?;
         let has_vmlinuz = std::fs::read_dir(root.join("boot"))
-            .map(|d| d.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-")))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .any(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
+            })
             .unwrap_or(false);
         if !has_vmlinuz {
             return Err(KernelError::NoVmlinuz { deb });
@@ -406,7 +465,10 @@ mod tests {
         std::fs::write(&p, vec![0u8; 8192]).expect("write");
         let e = GuestKernel::inspect(&p, Origin::Given).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("not a usable kernel") && msg.contains("vmlinuz"), "{msg}");
+        assert!(
+            msg.contains("not a usable kernel") && msg.contains("vmlinuz"),
+            "{msg}"
+        );
         let e = locate(Some(&dir.path().join("missing"))).unwrap_err();
         assert!(matches!(e, KernelError::Read { .. }), "{e}");
     }

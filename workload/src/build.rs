@@ -26,7 +26,10 @@ pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 pub fn freestanding(bins: &[&str]) -> Result<Vec<PathBuf>, String> {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     for watched in ["src", "Cargo.toml", "build.rs"] {
-        std::println!("cargo:rerun-if-changed={}", crate_dir.join(watched).display());
+        std::println!(
+            "cargo:rerun-if-changed={}",
+            crate_dir.join(watched).display()
+        );
     }
     let host = env::var("HOST").unwrap_or_default();
     if host != TARGET {
@@ -34,7 +37,8 @@ pub fn freestanding(bins: &[&str]) -> Result<Vec<PathBuf>, String> {
             "the vmvc workload is written for {TARGET} (x86-64 Linux); this host is {host:?}"
         ));
     }
-    let out_dir = PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR not set: call from a build script")?);
+    let out_dir =
+        PathBuf::from(env::var_os("OUT_DIR").ok_or("OUT_DIR not set: call from a build script")?);
     let target_dir = workspace_target_dir(&out_dir).join("freestanding");
 
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -80,7 +84,9 @@ pub fn freestanding(bins: &[&str]) -> Result<Vec<PathBuf>, String> {
         .status()
         .map_err(|e| format!("cannot run cargo for the workload build: {e}"))?;
     if !status.success() {
-        return Err(format!("building the freestanding workload failed ({status})"));
+        return Err(format!(
+            "building the freestanding workload failed ({status})"
+        ));
     }
     Ok(bins
         .iter()

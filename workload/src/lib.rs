@@ -11,12 +11,15 @@
 //! - [`protocol`]: the messages and their encoding;
 //! - [`run`]: the five throughput workloads;
 //! - [`serve`]: the command loop every entry point calls after startup;
-//! - [`linux`]: the raw-syscall platform of the freestanding Linux executable.
+//! - [`linux`]: the raw-syscall platform of the freestanding Linux executable;
+//! - [`bare`]: the port-I/O platform of the bare KVM guest, and its contract with the VMM;
+//! - [`vm_init`]: the workload as `/init` of a Linux VM (`vm-linux`), talking through the same ports.
 #![cfg_attr(not(test), no_std)]
 // The host-side `build` helper uses std, for build scripts only.
 #[cfg(feature = "build")]
 extern crate std;
 
+pub mod bare;
 #[cfg(feature = "build")]
 pub mod build;
 pub mod linux;
@@ -24,6 +27,7 @@ pub mod protocol;
 #[cfg(feature = "freestanding")]
 pub mod rt;
 pub mod run;
+pub mod vm_init;
 
 use protocol::{fault, Command, Message};
 
@@ -76,6 +80,12 @@ pub fn recv_command<P: Platform + ?Sized>(p: &mut P) -> Option<Result<Command, u
 /// goes away. Every entry point (Linux process, bare guest) ends here.
 pub fn serve<P: Platform + ?Sized>(p: &mut P) -> ! {
     send(p, Message::Ready);
+    command_loop(p)
+}
+
+/// The command loop alone, for entry points that send READY (and more)
+/// themselves first, like `/init` of a Linux VM ([`vm_init`]).
+pub fn command_loop<P: Platform + ?Sized>(p: &mut P) -> ! {
     loop {
         match recv_command(p) {
             None => p.exit(3),

@@ -41,7 +41,15 @@ pub unsafe fn syscall3(n: usize, a: usize, b: usize, c: usize) -> isize {
 /// # Safety
 /// As for [`syscall3`].
 #[inline(always)]
-pub unsafe fn syscall6(n: usize, a: usize, b: usize, c: usize, d: usize, e: usize, f: usize) -> isize {
+pub unsafe fn syscall6(
+    n: usize,
+    a: usize,
+    b: usize,
+    c: usize,
+    d: usize,
+    e: usize,
+    f: usize,
+) -> isize {
     let ret: isize;
     // SAFETY: as in syscall3.
     unsafe {
@@ -136,7 +144,15 @@ impl Platform for LinuxPlatform {
         // SAFETY: an anonymous private mapping at an address of the kernel's
         // choosing touches no existing memory.
         let addr = unsafe {
-            syscall6(SYS_MMAP, 0, bytes, PROT_READ_WRITE, MAP_PRIVATE_ANONYMOUS, usize::MAX, 0)
+            syscall6(
+                SYS_MMAP,
+                0,
+                bytes,
+                PROT_READ_WRITE,
+                MAP_PRIVATE_ANONYMOUS,
+                usize::MAX,
+                0,
+            )
         };
         if addr < 0 {
             return None;
@@ -153,7 +169,9 @@ impl Platform for LinuxPlatform {
 
     fn round_trip(&mut self) -> bool {
         let mut answer = [0u8; 1];
-        write_all(self.fd, &[tag::PING]) && read_exact(self.fd, &mut answer) && answer[0] == tag::PONG
+        write_all(self.fd, &[tag::PING])
+            && read_exact(self.fd, &mut answer)
+            && answer[0] == tag::PONG
     }
 
     fn exit(&mut self, code: i32) -> ! {

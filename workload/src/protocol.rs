@@ -475,7 +475,10 @@ mod tests {
         }
         assert_eq!(out, Err(ProtocolError::UnknownWorkload(99)));
         assert!(d.is_idle(), "the decoder resynchronises after a bad frame");
-        assert_eq!(Command::decode(tag::READY, &[]), Err(ProtocolError::UnknownTag(tag::READY)));
+        assert_eq!(
+            Command::decode(tag::READY, &[]),
+            Err(ProtocolError::UnknownTag(tag::READY))
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn scratch<P: Platform + ?Sized, T>(p: &mut P, size: u64) -> Result<&'static mut
     let ptr = p
         .scratch(size as usize)
         .ok_or(bad(fault::NO_MEMORY, size))?;
-    if (ptr as usize) % core::mem::align_of::<T>() != 0 {
+    if !ptr.cast::<T>().is_aligned() {
         return Err(bad(fault::NO_MEMORY, size));
     }
     // SAFETY: the platform promises `size` writable bytes at `ptr`, owned by
@@ -112,10 +112,7 @@ pub fn run<P: Platform + ?Sized>(
 }
 
 /// Runs `f` between two TSC reads; returns (ops, ticks, checksum).
-fn timed<P: Platform + ?Sized>(
-    p: &mut P,
-    f: impl FnOnce(&mut P) -> (u64, u64),
-) -> (u64, u64, u64) {
+fn timed<P: Platform + ?Sized>(p: &mut P, f: impl FnOnce(&mut P) -> (u64, u64)) -> (u64, u64, u64) {
     let start = p.cycles();
     let (ops, sum) = f(p);
     let end = p.cycles();

@@ -94,10 +94,21 @@ impl VmBare {
     pub fn own_process() -> anyhow::Result<VmBare> {
         let exe =
             std::env::current_exe().context("finding the vmvc executable to re-run as a VMM")?;
+        // Only `vmvc` has the hidden VMM mode (a test or bench binary would
+        // take the arguments for something else).
+        if exe.file_name().and_then(|n| n.to_str()) != Some("vmvc") {
+            bail!(
+                "vm-bare:process re-runs the vmvc binary as a VMM, but this is {}",
+                exe.display()
+            );
+        }
         Ok(VmBare::new(Mode::OwnProcess { exe }))
     }
 }
 
+/// KVM's page tables for the guest, where the host counts them. With
+/// hardware KVM these are the EPT/NPT tables, `SecPageTables` in meminfo;
+/// PVM's shadow page tables are not counted there, so on PVM this stays 0.
 fn kvm_kernel_part(before: Option<u64>) -> Option<MemPart> {
     let now = bench_vm::hostmem::sec_page_tables().ok().flatten()?;
     Some(MemPart {
@@ -276,15 +287,8 @@ impl Instance for InProcess {
     }
 
     fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
-        let start = Instant::now();
-        let mut vm = self.vm.take().context("the VM was already torn down")?;
-        let code = vm.shutdown(READY_TIMEOUT);
-        drop(vm); // closes the vCPU and VM fds, unmaps guest RAM
-        let took = start.elapsed();
-        match code? {
-            0 => Ok(took),
-            c => bail!("the guest exited with code {c}"),
-        }
+        let vm = self.vm.take().context("the VM was already torn down")?;
+        Ok(vm.teardown(READY_TIMEOUT)?)
     }
 }
 

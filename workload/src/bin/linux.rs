@@ -53,6 +53,10 @@ unsafe extern "C" fn vmvc_start(sp: *const usize) -> ! {
     // SAFETY: at process entry the stack holds argc followed by argc pointers
     // to NUL-terminated strings (the ABI's initial process stack).
     let (argc, argv) = unsafe { (*sp, sp.add(1) as *const *const u8) };
+    // As PID 1 the kernel started us as /init of a vm-linux guest.
+    if workload::vm_init::is_vm_init() {
+        workload::vm_init::main()
+    }
     if argc != 2 {
         usage();
     }

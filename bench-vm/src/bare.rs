@@ -1,0 +1,424 @@
+//! The bare guest (`vm-bare`): the workload on a vCPU with no operating system.
+//!
+//! [`BareVm::launch`] goes through the life of a VM in the order DESIGN.md
+//! times it, and records when each phase ended:
+//!
+//! | phase | what happens |
+//! |---|---|
+//! | `kvm_open` | `open("/dev/kvm")`, `KVM_GET_API_VERSION` |
+//! | `create_vm` | `KVM_CREATE_VM` |
+//! | `guest_memory` | `mmap` of guest RAM, `KVM_SET_USER_MEMORY_REGION` for its first 4 MiB |
+//! | `load_image` | the ELF segments copied in, page tables and boot GDT written |
+//! | `vcpu_setup` | `KVM_CREATE_VCPU` (+ mmap of `kvm_run`), `KVM_SET_CPUID2`, `KVM_SET_SREGS`, `KVM_SET_REGS` |
+//! | `guest_boot` | first `KVM_RUN` until the guest's READY byte arrives on the protocol port |
+//!
+//! The scratch region above 4 MiB is plugged into the VM (a second memory
+//! slot) with the first command, as a process maps its buffers when it first
+//! needs them: on PVM a memory slot costs launch time in proportion to its size.
+//!
+//! After that, [`BareVm::request`] sends a command byte by byte (each `in`
+//! of the guest is one VM exit), and runs the vCPU until the answer is
+//! complete. The guest's side of the contract is `workload::bare`.
+
+use crate::error::{Error, GuestFault, Result};
+use crate::memory::GuestRam;
+use crate::vcpu::{ExitCounts, Flow, LongModeEntry, PortIo, Vcpu};
+use crate::vm::{Kvm, Vm};
+use crate::x86;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+use vm_memory::{Bytes, GuestAddress};
+use workload::bare::{
+    IMAGE_BASE, PORT_EXCEPTION, PORT_EXIT, PORT_PING, PORT_PROTOCOL, SCRATCH_BASE,
+};
+use workload::protocol::{tag, Command, Decoder, Message};
+
+/// The bare guest image (`vmvc-guest` from the workload crate), built by
+/// this crate's build script and embedded here.
+pub static GUEST_IMAGE: &[u8] = include_bytes!(env!("VMVC_GUEST_IMAGE"));
+
+/// The phase names, in order (DESIGN.md, "Startup").
+pub const PHASES: [&str; 6] = [
+    "kvm_open",
+    "create_vm",
+    "guest_memory",
+    "load_image",
+    "vcpu_setup",
+    "guest_boot",
+];
+
+/// A guest image the VMM can load.
+#[derive(Debug, Clone, Copy)]
+pub enum Image<'a> {
+    /// A static ELF executable linked at or above 1 MiB (like `vmvc-guest`).
+    Elf(&'a [u8]),
+    /// Raw machine code, loaded at 1 MiB and entered at its first byte (at
+    /// CPL0, with no IDT: for tests of the VMM itself).
+    Flat(&'a [u8]),
+}
+
+/// How to build a bare VM.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Guest RAM, bytes (a multiple of 2 MiB). The scratch region the
+    /// workload's buffers live in is everything above 4 MiB.
+    pub ram_bytes: u64,
+    /// How long the guest may take to say READY.
+    pub boot_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            ram_bytes: 64 << 20,
+            boot_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// RAM enough for buffers of `scratch_bytes` (rounded up to 2 MiB).
+    pub fn with_scratch(scratch_bytes: u64) -> Config {
+        let ram = (SCRATCH_BASE + scratch_bytes).div_ceil(2 << 20) * (2 << 20);
+        Config {
+            ram_bytes: ram,
+            ..Config::default()
+        }
+    }
+}
+
+/// When each launch phase ended (see the module docs).
+#[derive(Debug, Clone)]
+pub struct Phases {
+    /// Just before the first step (opening /dev/kvm).
+    pub t0: Instant,
+    /// (phase, instant it ended), in order; the last one is READY.
+    pub marks: Vec<(&'static str, Instant)>,
+}
+
+impl Phases {
+    /// `t0` to READY.
+    pub fn ready(&self) -> Duration {
+        self.marks.last().map_or(Duration::ZERO, |(_, at)| {
+            at.saturating_duration_since(self.t0)
+        })
+    }
+
+    /// Durations of each phase.
+    pub fn durations(&self) -> Vec<(&'static str, Duration)> {
+        let mut prev = self.t0;
+        self.marks
+            .iter()
+            .map(|(name, at)| {
+                let d = at.saturating_duration_since(prev);
+                prev = *at;
+                (*name, d)
+            })
+            .collect()
+    }
+}
+
+/// The VMM's side of the port protocol (see `workload::bare`).
+#[derive(Debug, Default)]
+struct Ports {
+    /// Command bytes not yet read by the guest.
+    pending: VecDeque<u8>,
+    decoder: Decoder,
+    /// The last complete message, when the loop paused for it.
+    message: Option<Message>,
+    /// The guest's exit code, once it wrote one.
+    exited: Option<i32>,
+    /// Boundary round trips served.
+    pings: u64,
+}
+
+impl PortIo for Ports {
+    fn write(&mut self, port: u16, data: &[u8]) -> Result<Flow, GuestFault> {
+        match (port, data) {
+            (PORT_PROTOCOL, [byte]) => match self.decoder.push(*byte) {
+                Ok(None) => Ok(Flow::Continue),
+                Ok(Some(m)) => {
+                    self.message = Some(m);
+                    Ok(Flow::Pause)
+                }
+                Err(e) => Err(GuestFault::Protocol(format!("{e} (byte {byte:#04x})"))),
+            },
+            (PORT_EXIT, [a, b, c, d]) => {
+                self.exited = Some(i32::from_le_bytes([*a, *b, *c, *d]));
+                Ok(Flow::Pause)
+            }
+            (PORT_EXCEPTION, [v, ..]) => Err(GuestFault::Exception {
+                vector: *v,
+                // Filled in from the registers by `exception_details`.
+                error_code: 0,
+                rip: 0,
+                cr2: 0,
+            }),
+            _ => Err(GuestFault::UnexpectedPort {
+                port,
+                write: true,
+                size: data.len(),
+            }),
+        }
+    }
+
+    fn read(&mut self, port: u16, data: &mut [u8]) -> Result<Flow, GuestFault> {
+        match (port, &mut *data) {
+            (PORT_PROTOCOL, [byte]) => {
+                *byte = self.pending.pop_front().ok_or(GuestFault::UnexpectedRead)?;
+                Ok(Flow::Continue)
+            }
+            (PORT_PING, [byte]) => {
+                self.pings += 1;
+                *byte = tag::PONG;
+                Ok(Flow::Continue)
+            }
+            _ => Err(GuestFault::UnexpectedPort {
+                port,
+                write: false,
+                size: data.len(),
+            }),
+        }
+    }
+}
+
+/// The guest's exception handler leaves the faulting RIP in rdi and the
+/// error code in rsi (see `vmvc-guest`'s stub); put them into the error.
+fn exception_details(e: Error) -> Error {
+    match e {
+        Error::Guest {
+            fault: GuestFault::Exception { vector, .. },
+            regs,
+        } => Error::Guest {
+            fault: GuestFault::Exception {
+                vector,
+                error_code: regs.regs.rsi,
+                rip: regs.regs.rdi,
+                cr2: regs.cr2,
+            },
+            regs,
+        },
+        other => other,
+    }
+}
+
+/// A running bare VM, READY after [`BareVm::launch`].
+pub struct BareVm {
+    // Drop order: vCPU, VM (with its RAM), then /dev/kvm.
+    vcpu: Vcpu,
+    vm: Vm,
+    _kvm: Kvm,
+    ports: Ports,
+    phases: Phases,
+    /// Set once the guest faulted, exited or timed out: no more commands.
+    dead: Option<String>,
+    /// Whether the scratch region is plugged into the VM yet.
+    scratch_plugged: bool,
+}
+
+/// Memory slot of the first 4 MiB (image, stacks, page tables).
+const SLOT_BOOT: u32 = 0;
+/// Memory slot of the scratch region (the workload's buffers).
+const SLOT_SCRATCH: u32 = 1;
+
+impl BareVm {
+    /// Boots the embedded `vmvc-guest` and waits for READY.
+    pub fn launch(config: &Config) -> Result<BareVm> {
+        BareVm::launch_image(Image::Elf(GUEST_IMAGE), config)
+    }
+
+    /// Boots any image and waits for READY on the protocol port.
+    pub fn launch_image(image: Image<'_>, config: &Config) -> Result<BareVm> {
+        let t0 = Instant::now();
+        let mut marks = Vec::with_capacity(PHASES.len());
+
+        let kvm = Kvm::open()?;
+        marks.push(("kvm_open", Instant::now()));
+
+        let mut vm = Vm::create(&kvm)?;
+        marks.push(("create_vm", Instant::now()));
+
+        if config.ram_bytes <= SCRATCH_BASE {
+            return Err(Error::Memory {
+                size: config.ram_bytes,
+                reason: format!("the bare guest needs more than {SCRATCH_BASE} bytes"),
+            });
+        }
+        // All of RAM is mapped (MAP_NORESERVE: no cost until touched), but
+        // only the first 4 MiB — image, stacks, tables — is plugged into the
+        // VM now; the scratch region follows with the first command.
+        vm.map_ram(config.ram_bytes)?;
+        vm.plug(SLOT_BOOT, 0, SCRATCH_BASE)?;
+        let ram = vm.ram()?;
+        marks.push(("guest_memory", Instant::now()));
+
+        let entry = load(ram, image)?;
+        x86::write_boot_tables(ram)?;
+        marks.push(("load_image", Instant::now()));
+
+        let vcpu = Vcpu::create(&kvm, &vm, 0)?;
+        vcpu.enter_long_mode(&LongModeEntry {
+            rip: entry,
+            rsp: 0, // the guest sets its own stacks
+            rdi: SCRATCH_BASE,
+            rsi: config.ram_bytes - SCRATCH_BASE,
+        })?;
+        marks.push(("vcpu_setup", Instant::now()));
+
+        let mut bare = BareVm {
+            vcpu,
+            vm,
+            _kvm: kvm,
+            ports: Ports::default(),
+            phases: Phases { t0, marks },
+            dead: None,
+            scratch_plugged: false,
+        };
+        match bare.next_message(config.boot_timeout)? {
+            Message::Ready => {}
+            other => {
+                return Err(Error::Guest {
+                    fault: GuestFault::Protocol(format!("expected READY first, got {other:?}")),
+                    regs: Box::new(bare.vcpu.snapshot()),
+                })
+            }
+        }
+        bare.phases.marks.push(("guest_boot", Instant::now()));
+        Ok(bare)
+    }
+
+    /// Runs the guest until it completes a message.
+    fn next_message(&mut self, timeout: Duration) -> Result<Message> {
+        if let Some(why) = &self.dead {
+            return Err(Error::NotRunning(why.clone()));
+        }
+        let r = self.vcpu.run(&mut self.ports, Some(timeout));
+        if let Err(e) = r {
+            let e = exception_details(e);
+            self.dead = Some(e.to_string().lines().next().unwrap_or("failed").to_owned());
+            return Err(e);
+        }
+        if let Some(m) = self.ports.message.take() {
+            return Ok(m);
+        }
+        let code = self.ports.exited.unwrap_or(-1);
+        self.dead = Some(format!("it exited with code {code}"));
+        Err(Error::Guest {
+            fault: GuestFault::Exited(code),
+            regs: Box::new(self.vcpu.snapshot()),
+        })
+    }
+
+    /// Sends one command and returns the guest's answer (boundary PINGs are
+    /// answered on the way, inside the exit loop).
+    pub fn request(&mut self, cmd: Command, timeout: Duration) -> Result<Message> {
+        let uses_scratch = matches!(cmd, Command::Run { .. } | Command::Hold { .. });
+        if uses_scratch && !self.scratch_plugged && self.dead.is_none() {
+            // Like a process that maps its buffers when it first needs them:
+            // the scratch region joins the VM with the first command.
+            let ram = self.vm.ram()?.size();
+            self.vm
+                .plug(SLOT_SCRATCH, SCRATCH_BASE, ram - SCRATCH_BASE)?;
+            self.scratch_plugged = true;
+        }
+        self.ports.pending.clear();
+        self.ports.pending.extend(cmd.encode().as_bytes());
+        self.next_message(timeout)
+    }
+
+    /// Asks the guest to exit (EXIT, expect DONE, then its exit code).
+    /// Returns the exit code.
+    pub fn shutdown(&mut self, timeout: Duration) -> Result<i32> {
+        match self.request(Command::Exit, timeout)? {
+            Message::Done => {}
+            other => {
+                return Err(Error::Guest {
+                    fault: GuestFault::Protocol(format!("expected DONE, got {other:?}")),
+                    regs: Box::new(self.vcpu.snapshot()),
+                })
+            }
+        }
+        match self.next_message(timeout) {
+            Err(Error::Guest {
+                fault: GuestFault::Exited(code),
+                ..
+            }) => Ok(code),
+            Err(e) => Err(e),
+            Ok(m) => Err(Error::Guest {
+                fault: GuestFault::Protocol(format!("expected the guest to exit, got {m:?}")),
+                regs: Box::new(self.vcpu.snapshot()),
+            }),
+        }
+    }
+
+    /// The `teardown` phase: EXIT, DONE, the guest's exit code, then the
+    /// vCPU and VM fds closed and guest RAM unmapped. Returns how long it
+    /// took; the VM is gone even when the guest misbehaved (the error says how).
+    pub fn teardown(mut self, timeout: Duration) -> Result<Duration> {
+        let start = Instant::now();
+        let code = self.shutdown(timeout);
+        drop(self);
+        let took = start.elapsed();
+        match code? {
+            0 => Ok(took),
+            c => Err(Error::Guest {
+                fault: GuestFault::Exited(c),
+                regs: Box::default(),
+            }),
+        }
+    }
+
+    /// When each launch phase ended.
+    pub fn phases(&self) -> &Phases {
+        &self.phases
+    }
+
+    /// VM exits so far, by reason.
+    pub fn exits(&self) -> &ExitCounts {
+        self.vcpu.exits()
+    }
+
+    /// Boundary round trips (PING port reads) served so far.
+    pub fn pings(&self) -> u64 {
+        self.ports.pings
+    }
+
+    /// The guest's RAM.
+    pub fn ram(&self) -> &GuestRam {
+        // `launch` mapped the RAM before it returned a BareVm: an invariant.
+        self.vm.ram().expect("a launched VM has RAM")
+    }
+
+    /// The vCPU (registers, exit counts).
+    pub fn vcpu(&self) -> &Vcpu {
+        &self.vcpu
+    }
+}
+
+/// Copies the image into guest RAM; returns the entry point.
+fn load(ram: &GuestRam, image: Image<'_>) -> Result<u64> {
+    match image {
+        Image::Flat(code) => {
+            if IMAGE_BASE + code.len() as u64 > SCRATCH_BASE {
+                return Err(Error::Image("flat image larger than 3 MiB".into()));
+            }
+            ram.mem()
+                .write_slice(code, GuestAddress(IMAGE_BASE))
+                .map_err(|e| Error::Image(format!("copying the flat image: {e}")))?;
+            Ok(IMAGE_BASE)
+        }
+        Image::Elf(bytes) => {
+            use linux_loader::loader::{Elf, KernelLoader};
+            let mut cursor = std::io::Cursor::new(bytes);
+            let r = Elf::load(ram.mem(), None, &mut cursor, Some(GuestAddress(IMAGE_BASE)))
+                .map_err(|e| Error::Image(format!("loading the ELF image: {e}")))?;
+            if r.kernel_end > SCRATCH_BASE {
+                return Err(Error::Image(format!(
+                    "the image ends at {:#x}, inside the scratch region at {SCRATCH_BASE:#x}",
+                    r.kernel_end
+                )));
+            }
+            Ok(r.kernel_load.0)
+        }
+    }
+}
