@@ -49,7 +49,11 @@ impl Plan {
             throughput_warmup: 1,
             throughput_reps: q(10, 3) as usize,
             params,
-            density: if quick { vec![1, 2, 4] } else { vec![1, 2, 4, 8, 16] },
+            density: if quick {
+                vec![1, 2, 4]
+            } else {
+                vec![1, 2, 4, 8, 16]
+            },
         }
     }
 
@@ -210,53 +214,101 @@ pub fn describe(m: Message) -> String {
     }
 }
 
-/// Throughput: every workload in one instance, `warmup + reps` times each.
-pub fn throughput(
-    env: &mut dyn Environment,
-    plan: &Plan,
-    tsc_hz: f64,
-    bar: &ProgressBar,
-) -> anyhow::Result<Vec<Throughput>> {
-    let mut inst = env.launch()?;
-    let mut out = Vec::new();
-    for w in Workload::ALL {
-        let (size, iterations) = plan.params.get(w.name()).copied().unwrap_or((0, 1));
-        let mut rates = Vec::new();
-        let mut first_checksum = None;
-        for rep in 0..plan.throughput_warmup + plan.throughput_reps {
-            let (ops, cycles, checksum) = run_once(inst.as_mut(), w, size, iterations)?;
-            bar.inc(1);
-            // The same code on the same input computes the same answer in
-            // every repetition; anything else means a broken environment.
-            if w != Workload::Syscall && *first_checksum.get_or_insert(checksum) != checksum {
-                bail!("{}: checksum changed between repetitions", w.name());
-            }
-            if rep >= plan.throughput_warmup && cycles > 0 {
-                rates.push(ops as f64 / (cycles as f64 / tsc_hz));
-            }
+/// One environment's instance in the throughput experiment.
+pub struct Contender {
+    pub name: String,
+    inst: Option<Box<dyn Instance>>,
+    paths: Vec<Option<String>>,
+    rates: Vec<Vec<f64>>,
+    checksums: Vec<Option<u64>>,
+    /// Set when this contender failed; it then sits out the rest.
+    pub error: Option<anyhow::Error>,
+}
+
+impl Contender {
+    /// Launches `env`'s instance for the throughput experiment.
+    pub fn launch(env: &mut dyn Environment) -> Contender {
+        let n = Workload::ALL.len();
+        let (inst, error) = match env.launch() {
+            Ok(i) => (Some(i), None),
+            Err(e) => (None, Some(e.context("launch for throughput"))),
+        };
+        Contender {
+            name: env.name(),
+            inst,
+            paths: Workload::ALL.iter().map(|w| env.path_of(*w)).collect(),
+            rates: vec![Vec::new(); n],
+            checksums: vec![None; n],
+            error,
         }
-        out.push(Throughput {
-            workload: w.name().into(),
-            unit: if w == Workload::MemBw {
-                "bytes/s"
-            } else {
-                "ops/s"
-            }
-            .into(),
-            rate: metric(
-                if w == Workload::MemBw {
+    }
+
+    /// The measured workloads (when it did not fail); tears the instance down.
+    pub fn finish(mut self) -> anyhow::Result<Vec<Throughput>> {
+        if let Some(inst) = self.inst.take() {
+            inst.teardown().context("teardown after throughput")?;
+        }
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        Ok(Workload::ALL
+            .iter()
+            .zip(self.rates)
+            .zip(self.paths)
+            .map(|((w, rates), path)| {
+                let unit = if *w == Workload::MemBw {
                     "bytes/s"
                 } else {
                     "ops/s"
-                },
-                rates,
-            ),
-            ratio_to_native: None,
-            path: env.path_of(w),
-        });
+                };
+                Throughput {
+                    workload: w.name().into(),
+                    unit: unit.into(),
+                    rate: metric(unit, rates),
+                    ratio_to_native: None,
+                    path,
+                }
+            })
+            .collect())
     }
-    inst.teardown()?;
-    Ok(out)
+}
+
+/// Throughput of every workload in every contender, interleaved: repetition
+/// r of workload w runs in each environment in turn before r+1 starts, so
+/// a burst of background load hits all environments alike and the ratios to
+/// native (measured in the same loop) stay fair. Warm-up repetitions are
+/// discarded.
+pub fn throughput(contenders: &mut [Contender], plan: &Plan, tsc_hz: f64, bar: &ProgressBar) {
+    for (wi, w) in Workload::ALL.into_iter().enumerate() {
+        let (size, iterations) = plan.params.get(w.name()).copied().unwrap_or((0, 1));
+        for rep in 0..plan.throughput_warmup + plan.throughput_reps {
+            for c in contenders.iter_mut() {
+                bar.inc(1);
+                let Some(inst) = c.inst.as_mut().filter(|_| c.error.is_none()) else {
+                    continue;
+                };
+                let (ops, cycles, checksum) = match run_once(inst.as_mut(), w, size, iterations) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        c.error = Some(e.context(format!("throughput {}", w.name())));
+                        continue;
+                    }
+                };
+                // The same code on the same input computes the same answer
+                // in every repetition; anything else means a broken environment.
+                if w != Workload::Syscall && *c.checksums[wi].get_or_insert(checksum) != checksum {
+                    c.error = Some(anyhow::anyhow!(
+                        "{}: checksum changed between repetitions",
+                        w.name()
+                    ));
+                    continue;
+                }
+                if rep >= plan.throughput_warmup && cycles > 0 {
+                    c.rates[wi].push(ops as f64 / (cycles as f64 / tsc_hz));
+                }
+            }
+        }
+    }
 }
 
 fn run_once(
@@ -285,16 +337,27 @@ fn run_once(
 /// each N in the plan. The drop of the host's available memory (MemAvailable
 /// plus the per-CPU free lists, see [`crate::procfs::available_memory`]),
 /// divided by N, cross-checks the per-instance accounting of [`memory`].
-pub fn density(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> anyhow::Result<Vec<DensityPoint>> {
+pub fn density(
+    env: &mut dyn Environment,
+    plan: &Plan,
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<DensityPoint>> {
     let mut points = Vec::new();
     for &n in &plan.density {
         let before = crate::procfs::available_memory().context("reading MemAvailable")?;
         let mut running: Vec<Box<dyn Instance>> = Vec::with_capacity(n as usize);
         let mut ready = Vec::with_capacity(n as usize);
         for _ in 0..n {
-            let mut inst = env.launch().with_context(|| format!("density: instance {} of {n}", running.len() + 1))?;
+            let mut inst = env
+                .launch()
+                .with_context(|| format!("density: instance {} of {n}", running.len() + 1))?;
             ready.push(inst.launch().ready.as_secs_f64());
-            expect_held(inst.request(Command::Hold { bytes: plan.working_set }, RUN_TIMEOUT)?)?;
+            expect_held(inst.request(
+                Command::Hold {
+                    bytes: plan.working_set,
+                },
+                RUN_TIMEOUT,
+            )?)?;
             running.push(inst);
             bar.inc(1);
         }
@@ -321,12 +384,17 @@ pub fn density(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> any
     Ok(points)
 }
 
-/// Number of progress steps each experiment takes under `plan`.
-pub fn steps(plan: &Plan) -> [u64; 4] {
+/// Progress steps of startup, memory and density for one environment under
+/// `plan` (throughput runs for all environments at once; see [`throughput_steps`]).
+pub fn steps(plan: &Plan) -> [u64; 3] {
     [
         (plan.startup_warmup + plan.startup_samples) as u64,
         plan.memory_samples as u64,
-        ((plan.throughput_warmup + plan.throughput_reps) * Workload::ALL.len()) as u64,
         plan.density.iter().map(|n| u64::from(*n)).sum(),
     ]
+}
+
+/// Progress steps of the interleaved throughput experiment for `n` environments.
+pub fn throughput_steps(plan: &Plan, n: usize) -> u64 {
+    ((plan.throughput_warmup + plan.throughput_reps) * Workload::ALL.len() * n) as u64
 }

@@ -116,9 +116,6 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
             r.startup = Some(experiment::startup(env.as_mut(), &plan, &bar).context("startup")?);
             bar.set_message("memory");
             r.memory = Some(experiment::memory(env.as_mut(), &plan, &bar).context("memory")?);
-            bar.set_message("throughput");
-            r.throughput = experiment::throughput(env.as_mut(), &plan, host.tsc_hz, &bar)
-                .context("throughput")?;
             bar.set_message("density");
             r.density = experiment::density(env.as_mut(), &plan, &bar).context("density")?;
             Ok(())
@@ -131,6 +128,38 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
             failed.push(name);
         }
         results.push(r);
+    }
+
+    // Throughput for every environment measured so far, interleaved.
+    let measured: Vec<usize> = (0..results.len())
+        .filter(|i| results[*i].skipped.is_none())
+        .collect();
+    if !measured.is_empty() {
+        let bar = multi.add(ProgressBar::new(experiment::throughput_steps(
+            &plan,
+            measured.len(),
+        )));
+        bar.set_style(style.clone());
+        bar.set_prefix("all, interleaved");
+        bar.set_message("throughput");
+        let mut contenders: Vec<experiment::Contender> = measured
+            .iter()
+            .map(|i| experiment::Contender::launch(envs[*i].as_mut()))
+            .collect();
+        experiment::throughput(&mut contenders, &plan, host.tsc_hz, &bar);
+        bar.finish_with_message("done");
+        for (i, c) in measured.into_iter().zip(contenders) {
+            let name = c.name.clone();
+            match c.finish() {
+                Ok(t) => results[i].throughput = t,
+                Err(e) => {
+                    let msg = format!("throughput failed: {e:#}");
+                    let _ = multi.println(format!("{name}: {msg}"));
+                    results[i].notes.push(msg);
+                    failed.push(name);
+                }
+            }
+        }
     }
     relate_to_native(&mut results);
 
@@ -235,7 +264,11 @@ pub fn pin_to(cpus: &[usize]) -> anyhow::Result<()> {
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let num = |t: &str| t.trim().parse::<usize>().map_err(|_| format!("{t:?} is not a CPU number"));
+        let num = |t: &str| {
+            t.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{t:?} is not a CPU number"))
+        };
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (num(a)?, num(b)?);

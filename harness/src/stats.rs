@@ -50,7 +50,11 @@ pub fn summarize(samples: &[f64]) -> Stats {
         p95: percentile(&xs, 0.95),
         mean,
         stddev,
-        cv: if mean != 0.0 { stddev / mean.abs() } else { f64::NAN },
+        cv: if mean != 0.0 {
+            stddev / mean.abs()
+        } else {
+            f64::NAN
+        },
         // Indices into the caller's order, NaNs included, so they point at samples.
         outliers: samples
             .iter()
@@ -156,7 +160,10 @@ mod tests {
     fn order_does_not_matter_and_nan_is_ignored() {
         let a = summarize(&[3.0, 1.0, f64::NAN, 2.0]);
         let b = summarize(&[1.0, 2.0, 3.0]);
-        assert_eq!((a.n, a.median, a.mean, a.stddev), (b.n, b.median, b.mean, b.stddev));
+        assert_eq!(
+            (a.n, a.median, a.mean, a.stddev),
+            (b.n, b.median, b.mean, b.stddev)
+        );
         assert!(close(b.median, 2.0));
         assert!(close(b.stddev, 1.0));
     }
