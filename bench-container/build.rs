@@ -11,10 +11,19 @@ fn main() {
 
     let src = PathBuf::from("probe/probe.rs");
     println!("cargo:rerun-if-changed={}", src.display());
-    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("vmvc-probe");
+    let out =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("vmvc-probe");
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let status = Command::new(rustc)
-        .args(["--edition", "2021", "-O", "-C", "target-feature=+crt-static", "-C", "debuginfo=0"])
+        .args([
+            "--edition",
+            "2021",
+            "-O",
+            "-C",
+            "target-feature=+crt-static",
+            "-C",
+            "debuginfo=0",
+        ])
         .arg(&src)
         .arg("-o")
         .arg(&out)
@@ -24,7 +33,9 @@ fn main() {
         .status();
     match status {
         Ok(s) if s.success() => println!("cargo:rustc-env=VMVC_PROBE_EXE={}", out.display()),
-        Ok(s) => panic!("building the static probe failed ({s}); is glibc's libc.a installed (libc6-dev)?"),
+        Ok(s) => panic!(
+            "building the static probe failed ({s}); is glibc's libc.a installed (libc6-dev)?"
+        ),
         Err(e) => panic!("cannot run rustc for the probe: {e}"),
     }
 }

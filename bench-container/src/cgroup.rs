@@ -70,8 +70,8 @@ impl Layout {
     /// Reads `/proc/self/mountinfo` and picks the hierarchy that carries the
     /// memory and pids controllers: cgroup2 if it has them, else v1.
     pub fn detect() -> Result<Layout> {
-        let text =
-            fs::read_to_string("/proc/self/mountinfo").map_err(io("reading", "/proc/self/mountinfo"))?;
+        let text = fs::read_to_string("/proc/self/mountinfo")
+            .map_err(io("reading", "/proc/self/mountinfo"))?;
         let mut v2 = None;
         let (mut memory, mut pids, mut cpu) = (None, None, None);
         for line in text.lines() {
@@ -104,7 +104,8 @@ impl Layout {
             }
         }
         if let Some(root) = &v2 {
-            let controllers = fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+            let controllers =
+                fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
             let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
             if has("memory") && has("pids") {
                 return Ok(Layout::V2 { root: root.clone() });
@@ -152,7 +153,8 @@ impl Layout {
                 if *hybrid { "hybrid" } else { "v1" },
                 memory.display(),
                 pids.display(),
-                cpu.as_deref().map_or("-".into(), |p| p.display().to_string())
+                cpu.as_deref()
+                    .map_or("-".into(), |p| p.display().to_string())
             ),
             Layout::V2 { root } => format!("cgroup v2 (unified hierarchy at {})", root.display()),
         }
@@ -166,7 +168,9 @@ impl Layout {
     /// the members on v1).
     fn roots(&self) -> Vec<PathBuf> {
         match self {
-            Layout::V1 { memory, pids, cpu, .. } => {
+            Layout::V1 {
+                memory, pids, cpu, ..
+            } => {
                 let mut v = vec![pids.clone(), memory.clone()];
                 v.extend(cpu.clone());
                 v
@@ -332,14 +336,20 @@ pub struct ChargeSplit {
 impl Usage {
     /// A `memory.stat` value by key.
     pub fn stat(&self, key: &str) -> Option<u64> {
-        self.memory_stat.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+        self.memory_stat
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| *v)
     }
 
     /// The charge split: v2 names `anon` and `file`; v1 names them `rss` and
     /// `cache`. Kernel memory is the rest of the charge.
     pub fn charge_split(&self) -> ChargeSplit {
         let anon = self.stat("anon").or_else(|| self.stat("rss")).unwrap_or(0);
-        let file = self.stat("file").or_else(|| self.stat("cache")).unwrap_or(0);
+        let file = self
+            .stat("file")
+            .or_else(|| self.stat("cache"))
+            .unwrap_or(0);
         let kernel = self
             .stat("kernel")
             .unwrap_or_else(|| self.memory_current.saturating_sub(anon + file));
@@ -396,7 +406,10 @@ impl Cgroup {
                 "a cpu limit was asked for but no cpu controller is mounted".into(),
             ))?;
             if self.v2 {
-                write(&dir.join("cpu.max"), &format!("{} {}", q.quota_us, q.period_us))?;
+                write(
+                    &dir.join("cpu.max"),
+                    &format!("{} {}", q.quota_us, q.period_us),
+                )?;
             } else {
                 write(&dir.join("cpu.cfs_period_us"), &q.period_us.to_string())?;
                 write(&dir.join("cpu.cfs_quota_us"), &q.quota_us.to_string())?;
@@ -450,7 +463,11 @@ impl Cgroup {
         let (current, peak, events) = if self.v2 {
             ("memory.current", "memory.peak", "memory.events")
         } else {
-            ("memory.usage_in_bytes", "memory.max_usage_in_bytes", "memory.oom_control")
+            (
+                "memory.usage_in_bytes",
+                "memory.max_usage_in_bytes",
+                "memory.oom_control",
+            )
         };
         let memory_stat = read_keyed(&mem.join("memory.stat"))?;
         let cpu_usage = if self.v2 {
@@ -589,7 +606,10 @@ fn remove_leftovers(parent: &Path) -> Vec<PathBuf> {
         let Some(owner) = name.to_str().and_then(Owner::parse) else {
             continue;
         };
-        if !owner.is_alive() && e.file_type().map(|t| t.is_dir()).unwrap_or(false) && remove_tree(&e.path()).is_ok() {
+        if !owner.is_alive()
+            && e.file_type().map(|t| t.is_dir()).unwrap_or(false)
+            && remove_tree(&e.path()).is_ok()
+        {
             removed.push(e.path());
         }
     }
@@ -659,7 +679,10 @@ fn read_u64(path: &Path) -> Result<u64> {
     s.trim().parse().map_err(|_| Error::Io {
         step: "parsing",
         path: path.to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a number: {s:?}")),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("not a number: {s:?}"),
+        ),
     })
 }
 

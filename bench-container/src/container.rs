@@ -118,6 +118,11 @@ pub struct Spec {
     /// experiments (e.g. what does the net namespace cost?); `full` needs at
     /// least the mount and pid namespaces.
     pub namespaces: CloneFlags,
+    /// Benchmark baseline: clone with `namespaces` into the cgroup and exec
+    /// the program by its host path, with no root set up at all (no
+    /// mounts, no chroot, no hostname). "A bare clone() with the same
+    /// flags plus a cgroup attach", to which `full` is compared.
+    pub bare: bool,
 }
 
 impl Spec {
@@ -135,6 +140,7 @@ impl Spec {
             hostname: None,
             limits: Limits::default(),
             namespaces: profile.namespaces(),
+            bare: false,
         }
     }
 
@@ -260,9 +266,16 @@ impl Runtime {
         let cgroup_created = Instant::now();
 
         let plan = Plan::new(spec, &join_fds)?;
-        let (report_r, report_w) =
-            pipe2(OFlag::O_CLOEXEC).map_err(|source| Error::Sys { step: "pipe2", source })?;
-        let cloned = clone_child(spec.namespaces, cgroup_dir.as_ref(), &plan, report_w.as_fd())?;
+        let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(|source| Error::Sys {
+            step: "pipe2",
+            source,
+        })?;
+        let cloned = clone_child(
+            spec.namespaces,
+            cgroup_dir.as_ref(),
+            &plan,
+            report_w.as_fd(),
+        )?;
         // The child has its copies; ours must go or we never see EOF.
         drop(report_w);
         drop(join_fds);
@@ -391,7 +404,12 @@ impl Container {
                 Ok(WaitStatus::StillAlive) => {}
                 Ok(status) => return Ok(Some(self.reaped(status))),
                 Err(Errno::EINTR) => continue,
-                Err(source) => return Err(Error::Sys { step: "waitpid", source }),
+                Err(source) => {
+                    return Err(Error::Sys {
+                        step: "waitpid",
+                        source,
+                    })
+                }
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -462,7 +480,10 @@ impl Container {
             Some(fd) => {
                 let ms = max.as_millis().clamp(1, i32::MAX as u128) as i32;
                 let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                let _ = poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX));
+                let _ = poll(
+                    &mut fds,
+                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+                );
             }
             None => std::thread::sleep(max.min(Duration::from_millis(1))),
         }
@@ -513,6 +534,7 @@ const STEP_CLONE: u32 = 13;
 /// Everything the child needs, prepared before the clone.
 struct Plan {
     profile: Profile,
+    bare: bool,
     root: CString,
     proc_dir: CString,
     hostname: Option<Vec<u8>>,
@@ -536,7 +558,12 @@ fn cstring(bytes: &[u8]) -> Result<CString> {
 impl Plan {
     fn new(spec: &Spec, join: &[OwnedFd]) -> Result<Plan> {
         let root = spec.rootfs.root();
-        let exe = cstring(spec.exe.as_os_str().as_bytes())?;
+        let exe = if spec.bare {
+            spec.rootfs.host_path(&spec.exe)
+        } else {
+            spec.exe.clone()
+        };
+        let exe = cstring(exe.as_os_str().as_bytes())?;
         let mut strings = vec![exe.clone()];
         for a in &spec.args {
             strings.push(cstring(a.as_bytes())?);
@@ -551,12 +578,16 @@ impl Plan {
         argv.push(std::ptr::null());
         let mut envp: Vec<*const c_char> = strings[argc..].iter().map(|s| s.as_ptr()).collect();
         envp.push(std::ptr::null());
-        let hostname = spec
-            .namespaces
-            .contains(CloneFlags::CLONE_NEWUTS)
-            .then(|| spec.hostname.as_deref().unwrap_or(&spec.name).as_bytes().to_vec());
+        let hostname = spec.namespaces.contains(CloneFlags::CLONE_NEWUTS).then(|| {
+            spec.hostname
+                .as_deref()
+                .unwrap_or(&spec.name)
+                .as_bytes()
+                .to_vec()
+        });
         Ok(Plan {
             profile: spec.profile,
+            bare: spec.bare,
             root: cstring(root.as_os_str().as_bytes())?,
             proc_dir: cstring(root.join("proc").as_os_str().as_bytes())?,
             hostname,
@@ -614,7 +645,10 @@ impl Record {
 
     fn into_error(self) -> Error {
         Error::Setup {
-            step: STEPS.get(self.step as usize).copied().unwrap_or("unknown step"),
+            step: STEPS
+                .get(self.step as usize)
+                .copied()
+                .unwrap_or("unknown step"),
             errno: Errno::from_raw(self.errno),
         }
     }
@@ -686,21 +720,46 @@ fn child_setup(
 
     let none = None::<&CStr>;
     match p.profile {
+        _ if p.bare => {}
         Profile::Full => {
             // Our mount namespace starts as a copy of the host's, with the
             // host's propagation: make it private so nothing we do here
             // appears on the host (mount_namespaces(7), "shared subtrees").
-            mount(none, c"/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none).map_err(at(2))?;
+            mount(
+                none,
+                c"/",
+                none,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                none,
+            )
+            .map_err(at(2))?;
             // pivot_root needs the new root to be a mount point: bind it
             // onto itself, then make that bind read-only (one rootfs serves
             // many containers).
-            mount(Some(p.root.as_c_str()), p.root.as_c_str(), none, MsFlags::MS_BIND | MsFlags::MS_REC, none)
-                .map_err(at(3))?;
-            let ro = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+            mount(
+                Some(p.root.as_c_str()),
+                p.root.as_c_str(),
+                none,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                none,
+            )
+            .map_err(at(3))?;
+            let ro = MsFlags::MS_REMOUNT
+                | MsFlags::MS_BIND
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV;
             mount(none, p.root.as_c_str(), none, ro, none).map_err(at(4))?;
             // A proc of the *new* pid namespace: the workload sees itself as PID 1.
             let noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-            mount(Some(c"proc"), p.proc_dir.as_c_str(), Some(c"proc"), noexec, none).map_err(at(5))?;
+            mount(
+                Some(c"proc"),
+                p.proc_dir.as_c_str(),
+                Some(c"proc"),
+                noexec,
+                none,
+            )
+            .map_err(at(5))?;
             chdir(p.root.as_c_str()).map_err(at(6))?;
             // pivot_root(".", "."): the new root goes to /, the old root is
             // stacked on top of it at the same place; detaching "." then
@@ -739,11 +798,22 @@ fn child_setup(
         t_setup: mono_ns(),
     };
     write(report, &rec.encode()).map_err(at(11))?;
-    // nix's execve builds its pointer arrays on the heap; ours are ready.
-    // SAFETY: exe, argv and envp are NUL-terminated strings and
-    // NULL-terminated arrays of them, built by Plan::new and alive (the
-    // child's copy of the parent's memory) for the duration of the call.
-    unsafe { libc::execve(p.exe.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr()) };
+    // ETXTBSY: another thread of the launcher forked while the binary was
+    // open for writing (being copied into a rootfs); that child holds the
+    // descriptor until its own exec, microseconds later. Retry briefly, as
+    // Go's os/exec does.
+    for _ in 0..200 {
+        // nix's execve builds its pointer arrays on the heap; ours are ready.
+        // SAFETY: exe, argv and envp are NUL-terminated strings and
+        // NULL-terminated arrays of them, built by Plan::new and alive (the
+        // child's copy of the parent's memory) for the duration of the call.
+        unsafe { libc::execve(p.exe.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr()) };
+        if Errno::last() != Errno::ETXTBSY {
+            break;
+        }
+        // std's sleep is a nanosleep(2) loop: async-signal-safe.
+        std::thread::sleep(Duration::from_micros(500));
+    }
     Err((STEP_EXEC, Errno::last()))
 }
 
@@ -812,7 +882,14 @@ fn clone_child(
         // SAFETY: as above, with clone(2) in fork mode (stack pointer 0:
         // the child continues on its copy of our stack).
         let r = unsafe {
-            libc::syscall(libc::SYS_clone, namespaces.bits() as u64 | libc::SIGCHLD as u64, 0, 0, 0, 0)
+            libc::syscall(
+                libc::SYS_clone,
+                namespaces.bits() as u64 | libc::SIGCHLD as u64,
+                0,
+                0,
+                0,
+                0,
+            )
         };
         (r, false)
     } else {

@@ -57,7 +57,10 @@ pub enum Error {
         "the container's setup failed at step '{step}': {errno}{hint}",
         hint = setup_hint(*errno)
     )]
-    Setup { step: &'static str, errno: nix::Error },
+    Setup {
+        step: &'static str,
+        errno: nix::Error,
+    },
 
     #[error("the container process exited during setup ({status}) without reporting why")]
     DiedDuringSetup { status: String },
@@ -78,7 +81,10 @@ fn setup_hint(errno: nix::Error) -> &'static str {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Shorthand for an [`Error::Io`] with context.
-pub(crate) fn io(step: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+pub(crate) fn io(
+    step: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
     move |source| Error::Io { step, path, source }
 }

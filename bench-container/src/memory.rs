@@ -34,7 +34,8 @@ pub fn smaps_rollup(pid: u32) -> Result<Rollup> {
     let mut r = Rollup::default();
     for line in text.lines() {
         let mut it = line.split_whitespace();
-        let (Some(key), Some(kb)) = (it.next(), it.next().and_then(|v| v.parse::<u64>().ok())) else {
+        let (Some(key), Some(kb)) = (it.next(), it.next().and_then(|v| v.parse::<u64>().ok()))
+        else {
             continue;
         };
         let slot = match key {

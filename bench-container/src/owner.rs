@@ -76,7 +76,11 @@ mod tests {
         assert_eq!(Owner::parse(&me.tag()), Some(me));
         assert_eq!(Owner::parse(&format!("{}-7", me.tag())), Some(me));
         assert!(me.is_alive());
-        assert!(!Owner { start: me.start + 1, ..me }.is_alive());
+        assert!(!Owner {
+            start: me.start + 1,
+            ..me
+        }
+        .is_alive());
         assert_eq!(Owner::parse("x-1"), None);
         assert_eq!(Owner::parse("12"), None);
     }

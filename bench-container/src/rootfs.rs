@@ -131,7 +131,10 @@ impl RootfsBuilder {
                 });
             }
             let ok = dest.is_absolute()
-                && dest.components().skip(1).all(|c| matches!(c, Component::Normal(_)));
+                && dest
+                    .components()
+                    .skip(1)
+                    .all(|c| matches!(c, Component::Normal(_)));
             if !ok {
                 return Err(Error::InvalidName {
                     name: dest.display().to_string(),
@@ -165,7 +168,10 @@ impl RootfsBuilder {
             }
             fs::copy(src, &to).map_err(io("copying into the rootfs", src))?;
         }
-        rootfs.root = rootfs.root.canonicalize().map_err(io("resolving", &rootfs.root))?;
+        rootfs.root = rootfs
+            .root
+            .canonicalize()
+            .map_err(io("resolving", &rootfs.root))?;
         Ok(rootfs)
     }
 }

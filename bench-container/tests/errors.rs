@@ -11,7 +11,10 @@ fn bad_names_are_refused_before_anything_is_created() {
     for name in ["a/b", "..", ".", "", "../escape", "x y", &"n".repeat(65)] {
         let e = bench_container::validate_name(name).expect_err(name);
         assert!(matches!(e, Error::InvalidName { .. }), "{name:?}: {e}");
-        assert!(e.to_string().contains("A-Za-z0-9"), "the message says what is allowed: {e}");
+        assert!(
+            e.to_string().contains("A-Za-z0-9"),
+            "the message says what is allowed: {e}"
+        );
     }
     bench_container::validate_name("ok-name_1.2").expect("a good name");
     if !root_or_skip("bad_names_leave_nothing") {
@@ -53,7 +56,10 @@ fn missing_rootfs_is_a_clear_error() {
         .expect_err("no program");
     assert!(matches!(e, Error::MissingFile { .. }), "{e}");
     std::fs::remove_dir(&empty).expect("remove");
-    assert!(matches!(Rootfs::existing(&empty), Err(Error::MissingRootfs { .. })));
+    assert!(matches!(
+        Rootfs::existing(&empty),
+        Err(Error::MissingRootfs { .. })
+    ));
     assert!(cgroups_left(&rt).is_empty());
 }
 

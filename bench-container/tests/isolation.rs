@@ -15,7 +15,11 @@ fn full_sees_itself_as_pid_1_with_only_lo_and_its_own_hostname() {
     assert_eq!((out.trim(), exit), ("1", Exit::Code(0)));
 
     let (out, _) = probe(&rt, &fs, "iso-net", Profile::Full, &["netdevs"]);
-    assert_eq!(out.lines().collect::<Vec<_>>(), ["lo"], "a new net namespace has only lo");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["lo"],
+        "a new net namespace has only lo"
+    );
 
     let (out, _) = probe(&rt, &fs, "iso-uts", Profile::Full, &["hostname"]);
     assert_eq!(out.trim(), "iso-uts");
@@ -35,8 +39,18 @@ fn chroot_shares_pids_network_and_hostname_with_the_host() {
     assert_eq!(exit, Exit::Code(0));
     let pid: u32 = out.trim().parse().expect("a pid");
     assert!(pid > 1, "a chroot does not get its own pid numbering");
-    let (out, _) = probe(&rt, &fs, "iso-chroot-mounts", Profile::Chroot, &["exists", "/proc/self"]);
-    assert_eq!(out.trim(), "/proc/self no", "nothing is mounted in a chroot");
+    let (out, _) = probe(
+        &rt,
+        &fs,
+        "iso-chroot-mounts",
+        Profile::Chroot,
+        &["exists", "/proc/self"],
+    );
+    assert_eq!(
+        out.trim(),
+        "/proc/self no",
+        "nothing is mounted in a chroot"
+    );
 }
 
 #[test]
@@ -53,10 +67,22 @@ fn full_sees_none_of_the_hosts_mounts_or_files() {
     let fields = |l: &str| l.split(' ').map(String::from).collect::<Vec<_>>();
     let root = fields(mounts[0]);
     assert_eq!(root[4], "/");
-    assert!(root[5].split(',').any(|o| o == "ro"), "rootfs is read-only: {}", mounts[0]);
+    assert!(
+        root[5].split(',').any(|o| o == "ro"),
+        "rootfs is read-only: {}",
+        mounts[0]
+    );
     assert_eq!(fields(mounts[1])[4], "/proc");
 
-    let probe_paths = ["/etc/passwd", "/usr", "/sys", "/home", "/probe", "/vmvc-workload", "/proc/1"];
+    let probe_paths = [
+        "/etc/passwd",
+        "/usr",
+        "/sys",
+        "/home",
+        "/probe",
+        "/vmvc-workload",
+        "/proc/1",
+    ];
     let args: Vec<&str> = std::iter::once("exists").chain(probe_paths).collect();
     let (out, _) = probe(&rt, &fs, "iso-files", Profile::Full, &args);
     let seen: Vec<&str> = out.lines().collect();
@@ -95,12 +121,32 @@ fn root_escapes_chroot_but_not_full() {
     std::fs::write(&marker, "outside the container").expect("marker");
     let marker_s = marker.to_str().expect("utf-8 path");
 
-    let (chroot_out, _) = probe(&rt, &fs, "esc-chroot", Profile::Chroot, &["escape", marker_s]);
-    let (cg_out, _) = probe(&rt, &fs, "esc-chroot-cg", Profile::ChrootCgroup, &["escape", marker_s]);
+    let (chroot_out, _) = probe(
+        &rt,
+        &fs,
+        "esc-chroot",
+        Profile::Chroot,
+        &["escape", marker_s],
+    );
+    let (cg_out, _) = probe(
+        &rt,
+        &fs,
+        "esc-chroot-cg",
+        Profile::ChrootCgroup,
+        &["escape", marker_s],
+    );
     let (full_out, _) = probe(&rt, &fs, "esc-full", Profile::Full, &["escape", marker_s]);
     let _ = std::fs::remove_dir_all(&throwaway);
 
-    assert_eq!(chroot_out.trim(), "escaped", "a root process walks out of a chroot");
+    assert_eq!(
+        chroot_out.trim(),
+        "escaped",
+        "a root process walks out of a chroot"
+    );
     assert_eq!(cg_out.trim(), "escaped", "a cgroup limits use, not sight");
-    assert_eq!(full_out.trim(), "contained", "after pivot_root the host tree is gone");
+    assert_eq!(
+        full_out.trim(),
+        "contained",
+        "after pivot_root the host tree is gone"
+    );
 }

@@ -26,20 +26,37 @@ fn nothing_left_after_200_launches() {
         if i % 2 == 0 {
             // The polite way: EXIT, DONE, teardown.
             assert_eq!(chan.request(Command::Exit), Some(Message::Done));
-            assert_eq!(c.teardown(Duration::from_secs(5)).expect("teardown").exit, Exit::Code(0));
+            assert_eq!(
+                c.teardown(Duration::from_secs(5)).expect("teardown").exit,
+                Exit::Code(0)
+            );
         } else {
             // The abrupt way: drop (kill, reap, remove).
             drop(c);
         }
     }
-    assert!(cgroups_left(&rt).is_empty(), "cgroups left: {:?}", cgroups_left(&rt));
-    assert!(pids.iter().all(|&p| gone(p)), "a container process survived");
+    assert!(
+        cgroups_left(&rt).is_empty(),
+        "cgroups left: {:?}",
+        cgroups_left(&rt)
+    );
+    assert!(
+        pids.iter().all(|&p| gone(p)),
+        "a container process survived"
+    );
     assert!(host_mounts_with(root.to_str().expect("utf-8")).is_empty());
-    assert_eq!(host_mounts_with("").len(), mounts_before, "host mount table unchanged");
+    assert_eq!(
+        host_mounts_with("").len(),
+        mounts_before,
+        "host mount table unchanged"
+    );
     let runtime_dirs = rt.cgroup_dirs().to_vec();
     drop(fs);
     drop(rt);
     assert!(!root.exists(), "rootfs temp dir removed");
-    assert!(runtime_dirs.iter().all(|d| !d.exists()), "runtime cgroup dirs removed");
+    assert!(
+        runtime_dirs.iter().all(|d| !d.exists()),
+        "runtime cgroup dirs removed"
+    );
     assert_eq!(open_fds(), fds_before, "no descriptor leaked");
 }

@@ -129,6 +129,13 @@ fn main() {
         Ok(e) => e,
         Err(err) => die!("installing the workload binary: {err:#}"),
     };
+    // Pinned like `vmvc run` by default (see `harness::run::default_pin`).
+    let pin = harness::run::default_pin();
+    if let Some(cpus) = &pin {
+        if let Err(err) = harness::run::pin_to(cpus) {
+            die!("{err:#}");
+        }
+    }
     let host = harness::host::detect();
     let mut envs = environments(&exe, &host);
     startup(&mut c, &mut envs);
@@ -146,7 +153,7 @@ fn main() {
         quick: test_mode,
         out: Some(root.join("results").join(id)),
         quiet: false,
-        pin: None,
+        pin,
     };
     match harness::run::run(&opts) {
         Ok(o) => {

@@ -39,10 +39,15 @@ enum Cmd {
         /// and paths go to stderr).
         #[arg(long)]
         json: bool,
-        /// Pin the run to these CPUs, e.g. `1` or `0-1`: less noise from
-        /// migrations; recorded in the results.
+        /// Pin the run (the launcher and every instance) to these CPUs, e.g.
+        /// `1` or `0-1` [default: the last CPU this process may use, so that
+        /// round trips between launcher and workload never depend on where the
+        /// scheduler put them]. Recorded in the results.
         #[arg(long, value_name = "CPUS", value_parser = |s: &str| harness::run::parse_cpu_list(s).map(CpuList))]
         pin: Option<CpuList>,
+        /// Do not pin: let the scheduler place everything.
+        #[arg(long, conflicts_with = "pin")]
+        no_pin: bool,
     },
     /// Render one or more results.json files into one HTML report (several
     /// files give a comparison page).
@@ -89,13 +94,18 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             quiet,
             json,
             pin,
+            no_pin,
         } => {
             let opts = harness::run::RunOptions {
                 envs: env,
                 quick,
                 out,
                 quiet,
-                pin: pin.map(|p| p.0),
+                pin: match (pin, no_pin) {
+                    (Some(p), _) => Some(p.0),
+                    (None, true) => None,
+                    (None, false) => harness::run::default_pin(),
+                },
             };
             let o = harness::run::run(&opts)?;
             if json {

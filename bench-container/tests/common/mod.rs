@@ -50,7 +50,13 @@ pub fn rootfs() -> Arc<Rootfs> {
 }
 
 /// Runs the probe with `args` to the end; returns its stdout and exit.
-pub fn probe(rt: &Runtime, rootfs: &Arc<Rootfs>, name: &str, profile: Profile, args: &[&str]) -> (String, Exit) {
+pub fn probe(
+    rt: &Runtime,
+    rootfs: &Arc<Rootfs>,
+    name: &str,
+    profile: Profile,
+    args: &[&str],
+) -> (String, Exit) {
     let mut spec = Spec::new(name, profile, rootfs.clone(), "/probe");
     spec.args = args.iter().map(|s| s.to_string()).collect();
     probe_spec(rt, spec)
@@ -75,7 +81,9 @@ pub struct Chan {
 
 impl Chan {
     pub fn recv(&mut self) -> Option<Message> {
-        self.sock.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+        self.sock
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .ok()?;
         let mut b = [0u8; 1];
         loop {
             if self.sock.read(&mut b).ok()? == 0 {
@@ -122,7 +130,10 @@ pub fn gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,
         // A zombie of someone else's is still "there"; ours are reaped.
-        Ok(s) => s.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z')),
+        Ok(s) => s
+            .rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z')),
     }
 }
 
@@ -156,10 +167,17 @@ pub fn check_limits_and_usage(rt: &Runtime, tag: &str) {
     let spec = Spec::new(&format!("{tag}-usage"), Profile::Full, fs.clone(), "/x").limits(limits);
     let (c, mut chan) = start_workload(rt, spec);
     let held = 32u64 << 20;
-    assert_eq!(chan.request(Command::Hold { bytes: held }), Some(Message::Held { bytes: held }));
+    assert_eq!(
+        chan.request(Command::Hold { bytes: held }),
+        Some(Message::Held { bytes: held })
+    );
     let cg = c.cgroup().expect("full has a cgroup");
     let u = cg.usage().expect("usage");
-    assert!(u.memory_current >= held, "charge {} covers the {held} bytes held", u.memory_current);
+    assert!(
+        u.memory_current >= held,
+        "charge {} covers the {held} bytes held",
+        u.memory_current
+    );
     assert!(u.memory_current < 256 << 20);
     assert_eq!(u.pids_current, 1);
     assert_eq!(u.oom_kills, 0);
@@ -199,7 +217,13 @@ pub fn check_oom_kill(rt: &Runtime, tag: &str, profile: Profile) {
         memory_bytes: Some(32 << 20),
         ..Limits::default()
     };
-    let spec = Spec::new(&format!("{tag}-oom-{}", profile.name().replace('+', "-")), profile, fs, "/x").limits(limits);
+    let spec = Spec::new(
+        &format!("{tag}-oom-{}", profile.name().replace('+', "-")),
+        profile,
+        fs,
+        "/x",
+    )
+    .limits(limits);
     let (mut c, mut chan) = start_workload(rt, spec);
     // 128 MiB against a 32 MiB limit: the OOM killer, not a clean answer.
     let reply = chan.request(Command::Hold { bytes: 128 << 20 });
@@ -213,7 +237,12 @@ pub fn check_oom_kill(rt: &Runtime, tag: &str, profile: Profile) {
 /// A fork bomb stops at pids.max.
 pub fn check_pids_limit(rt: &Runtime, tag: &str, profile: Profile) {
     let fs = rootfs();
-    let mut spec = Spec::new(&format!("{tag}-pids-{}", profile.name().replace('+', "-")), profile, fs, "/probe");
+    let mut spec = Spec::new(
+        &format!("{tag}-pids-{}", profile.name().replace('+', "-")),
+        profile,
+        fs,
+        "/probe",
+    );
     spec.args = vec!["forkbomb".into(), "200".into()];
     spec.limits = Limits {
         pids_max: Some(8),
@@ -229,14 +258,18 @@ pub fn check_pids_limit(rt: &Runtime, tag: &str, profile: Profile) {
     while r.read(&mut b).map(|n| n == 1).unwrap_or(false) && b[0] != b'\n' {
         line.push(b[0] as char);
     }
-    assert_eq!(c.wait_timeout(Duration::from_secs(10)).expect("wait"), Some(Exit::Code(0)));
+    assert_eq!(
+        c.wait_timeout(Duration::from_secs(10)).expect("wait"),
+        Some(Exit::Code(0))
+    );
     let cg = c.cgroup().expect("a cgroup");
     let hits = cg.usage().expect("usage").pids_max_hits;
     // The bomb itself is one of the 8: 7 children, then EAGAIN (11).
     assert_eq!(line, "spawned 7 failed 11", "pids.max stopped the bomb");
     assert!(hits >= 1, "pids.events counts the refusal");
     let dirs = cg.dirs().to_vec();
-    c.teardown(Duration::ZERO).expect("teardown kills the sleeping children");
+    c.teardown(Duration::ZERO)
+        .expect("teardown kills the sleeping children");
     assert!(dirs.iter().all(|d| !d.exists()));
 }
 
@@ -252,5 +285,7 @@ pub fn cgroups_left(rt: &Runtime) -> Vec<PathBuf> {
 
 /// Our open file descriptors.
 pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }

@@ -6,6 +6,7 @@
 //! adding an environment never touches the measuring code.
 
 pub mod channel;
+pub mod container;
 pub mod native;
 pub mod vm_bare;
 
@@ -97,6 +98,14 @@ pub fn by_name(
     match name {
         "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
         "vm-bare" => Ok(Box::new(vm_bare::VmBare::new(vm_bare::Mode::InProcess))),
+        "container" => Ok(Box::new(container::ContainerEnv::new(
+            "full",
+            exe.path().to_owned(),
+        )?)),
+        other if other.starts_with("container:") => Ok(Box::new(container::ContainerEnv::new(
+            &other["container:".len()..],
+            exe.path().to_owned(),
+        )?)),
         "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process()?)),
         other => anyhow::bail!(
             "unknown environment {other:?}; known environments: {}",
@@ -106,4 +115,11 @@ pub fn by_name(
 }
 
 /// Every environment name `--env` accepts.
-pub const KNOWN: &[&str] = &["native", "vm-bare", "vm-bare:process"];
+pub const KNOWN: &[&str] = &[
+    "native",
+    "container:chroot",
+    "container:chroot+cgroup",
+    "container:full",
+    "vm-bare",
+    "vm-bare:process",
+];

@@ -53,8 +53,10 @@ unsafe extern "C" fn vmvc_start(sp: *const usize) -> ! {
     // SAFETY: at process entry the stack holds argc followed by argc pointers
     // to NUL-terminated strings (the ABI's initial process stack).
     let (argc, argv) = unsafe { (*sp, sp.add(1) as *const *const u8) };
-    // As PID 1 the kernel started us as /init of a vm-linux guest.
-    if workload::vm_init::is_vm_init() {
+    // PID 1 with no arguments: the kernel started us as /init of a vm-linux
+    // guest. (A container's PID 1 always gets its socket FD, so being PID 1
+    // alone does not mean "in a VM".)
+    if argc < 2 && workload::vm_init::is_vm_init() {
         workload::vm_init::main()
     }
     if argc != 2 {

@@ -1,0 +1,250 @@
+//! `container:<profile>`: the workload in a container built from Linux
+//! primitives by `bench-container` (namespaces, chroot or pivot_root,
+//! cgroups), one row per profile:
+//!
+//! - `container:chroot` — chroot only, the "directory jail";
+//! - `container:chroot+cgroup` — chroot plus a cgroup, the classic definition;
+//! - `container:full` (also plain `container`) — mount, pid, uts, ipc and net
+//!   namespaces, pivot_root with the old root detached, its own /proc and
+//!   hostname, a cgroup.
+//!
+//! The rootfs (the workload binary and empty mount points) is assembled once
+//! per environment in a private temp dir and shared read-only by every
+//! launch; it is removed when the environment is dropped. The
+//! `bench_container::Runtime` removes what crashed earlier runs left behind.
+
+use super::channel::Channel;
+use super::{Environment, Instance, Launch, MemPart};
+use anyhow::Context;
+use bench_container::{Container, Profile, Rootfs, RootfsBuilder, Runtime, Spec};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use workload::protocol::{Command, Message, Workload};
+
+/// How long a launch may take before it is called failed.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the workload lives inside the rootfs.
+const EXE_IN_ROOTFS: &str = "/vmvc-workload";
+
+/// One container profile as an environment.
+pub struct ContainerEnv {
+    profile: Profile,
+    exe: PathBuf,
+    /// Made on first launch: so that listing environments needs no root.
+    state: Option<(Runtime, Arc<Rootfs>)>,
+    launches: u64,
+}
+
+impl ContainerEnv {
+    /// `profile_name`: `chroot`, `chroot+cgroup` or `full`.
+    pub fn new(profile_name: &str, exe: PathBuf) -> anyhow::Result<ContainerEnv> {
+        let profile = Profile::from_name(profile_name).with_context(|| {
+            format!(
+                "unknown container profile {profile_name:?}; profiles: chroot, chroot+cgroup, full"
+            )
+        })?;
+        Ok(ContainerEnv {
+            profile,
+            exe,
+            state: None,
+            launches: 0,
+        })
+    }
+
+    fn state(&mut self) -> anyhow::Result<&(Runtime, Arc<Rootfs>)> {
+        if self.state.is_none() {
+            let runtime = if self.profile.uses_cgroup() {
+                Runtime::new().context("setting up cgroups for the container environment")?
+            } else {
+                Runtime::without_cgroups()
+            };
+            let rootfs = RootfsBuilder::new()
+                .file(&self.exe, EXE_IN_ROOTFS)
+                .build()
+                .context("assembling the container rootfs")?;
+            self.state = Some((runtime, Arc::new(rootfs)));
+        }
+        self.state.as_ref().context("container state")
+    }
+}
+
+impl Environment for ContainerEnv {
+    fn name(&self) -> String {
+        format!("container:{}", self.profile.name())
+    }
+
+    fn description(&self) -> String {
+        match self.profile {
+            Profile::Chroot => "The workload chrooted into a private rootfs: no namespaces, no cgroup (a \"directory jail\").".into(),
+            Profile::ChrootCgroup => "The workload chrooted into a private rootfs and placed in a cgroup of its own: the classic definition of a container.".into(),
+            Profile::Full => "The workload in new mount, pid, uts, ipc and net namespaces, pivot_root'ed into a read-only rootfs with its own /proc and hostname, in a cgroup of its own.".into(),
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let mut notes = vec![
+            "A container is a host process: it runs on the host kernel, so syscall and boundary cost what they cost natively; only the set-up differs.".into(),
+        ];
+        if self.profile.uses_cgroup() {
+            notes.push(
+                "Memory is the container's cgroup charge (memory.current / memory.usage_in_bytes, split by memory.stat) plus the file-backed pages it maps that were charged to the launcher (the binary's page cache).".into(),
+            );
+        }
+        if self.profile == Profile::Full {
+            notes.push(
+                "Startup includes creating a network namespace, the most expensive of the five (see the clone phase).".into(),
+            );
+        }
+        if let Some(layout) = self.state.as_ref().and_then(|(rt, _)| rt.layout()) {
+            notes.push(format!("cgroups: {}", layout.describe()));
+        }
+        notes
+    }
+
+    fn path_of(&self, w: Workload) -> Option<String> {
+        match w {
+            Workload::Syscall => Some("shared host kernel (getppid), as native".into()),
+            Workload::Boundary => {
+                Some("socket round trip through the shared host kernel, as native".into())
+            }
+            _ => None,
+        }
+    }
+
+    fn unavailable(&self, host: &reports::Host) -> Option<String> {
+        (!host.root).then(|| {
+            "containers from scratch need root here (namespaces, mounts, chroot, cgroups); run vmvc as root".into()
+        })
+    }
+
+    fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
+        let profile = self.profile;
+        self.launches += 1;
+        let name = format!("w{}", self.launches);
+        let (runtime, rootfs) = self.state()?;
+        let (chan, theirs) = Channel::pair()?;
+        let fd = theirs.as_raw_fd();
+        let spec = Spec::new(&name, profile, rootfs.clone(), EXE_IN_ROOTFS)
+            .arg(fd.to_string())
+            .keep_fd(fd);
+        let container = runtime
+            .spawn(&spec)
+            .with_context(|| format!("starting container:{}", profile.name()))?;
+        drop(theirs);
+        let mut inst = ContainerInstance {
+            container: Some(container),
+            chan,
+            launch: Launch::from_marks(Instant::now(), &[]),
+        };
+        // Dropping `inst` on an error below kills the container and removes its cgroup.
+        inst.chan.wait_ready(READY_TIMEOUT)?;
+        let ready = Instant::now();
+        let c = inst.container.as_ref().context("container")?;
+        let mut marks = c.marks().to_vec();
+        marks.push(("workload_start", ready));
+        inst.launch = Launch::from_marks(c.t0(), &marks);
+        Ok(Box::new(inst))
+    }
+}
+
+pub struct ContainerInstance {
+    container: Option<Container>,
+    chan: Channel,
+    launch: Launch,
+}
+
+impl Instance for ContainerInstance {
+    fn launch(&self) -> &Launch {
+        &self.launch
+    }
+
+    fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
+        self.chan.request(cmd, timeout)
+    }
+
+    fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
+        let c = self
+            .container
+            .as_ref()
+            .context("container already torn down")?;
+        let m = c.memory().context("reading the container's memory")?;
+        let mut parts = Vec::new();
+        if let Some(current) = m.cgroup_current {
+            parts.push(MemPart {
+                name: "cgroup_charge",
+                description: "what the container's cgroup is charged (memory.current / memory.usage_in_bytes)",
+                bytes: current,
+                counts_in_total: true,
+            });
+            for (name, description, bytes) in [
+                (
+                    "cgroup_anon",
+                    "of which anonymous memory (memory.stat anon / rss)",
+                    m.split.anon,
+                ),
+                (
+                    "cgroup_file",
+                    "of which page cache (memory.stat file / cache)",
+                    m.split.file,
+                ),
+                (
+                    "cgroup_kernel",
+                    "of which kernel memory: page tables, stacks, slab (the rest of the charge)",
+                    m.split.kernel,
+                ),
+            ] {
+                parts.push(MemPart {
+                    name,
+                    description,
+                    bytes,
+                    counts_in_total: false,
+                });
+            }
+            parts.push(MemPart {
+                name: "uncharged_file",
+                description: "file pages the workload maps that were charged to the launcher, not the cgroup (the binary)",
+                bytes: m.uncharged,
+                counts_in_total: true,
+            });
+            parts.push(MemPart {
+                name: "workload_pss",
+                description:
+                    "the workload process's proportional set size (inside the figures above)",
+                bytes: m.workload.pss,
+                counts_in_total: false,
+            });
+        } else {
+            parts.push(MemPart {
+                name: "workload",
+                description:
+                    "the workload process's proportional set size (PSS); no cgroup in this profile",
+                bytes: m.workload.pss,
+                counts_in_total: true,
+            });
+        }
+        Ok(parts)
+    }
+
+    fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
+        let start = Instant::now();
+        let reply = self.chan.request(Command::Exit, READY_TIMEOUT);
+        let c = self
+            .container
+            .take()
+            .context("container already torn down")?;
+        // Reap (killing if EXIT went unanswered), kill stragglers, remove the cgroup.
+        let grace = if reply.is_ok() {
+            READY_TIMEOUT
+        } else {
+            Duration::ZERO
+        };
+        c.teardown(grace).context("tearing the container down")?;
+        match reply? {
+            Message::Done => Ok(start.elapsed()),
+            other => anyhow::bail!("expected DONE from the workload, got {other:?}"),
+        }
+    }
+}
