@@ -105,7 +105,7 @@ impl Vm {
     pub fn plug(&mut self, slot: u32, start: u64, len: u64) -> Result<()> {
         let ram = self.ram()?;
         let end = start.checked_add(len).filter(|e| *e <= ram.size());
-        if end.is_none() || len == 0 || start % 4096 != 0 || len % 4096 != 0 {
+        if end.is_none() || len == 0 || !start.is_multiple_of(4096) || !len.is_multiple_of(4096) {
             return Err(Error::Memory {
                 size: ram.size(),
                 reason: format!(

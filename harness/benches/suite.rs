@@ -23,9 +23,16 @@ macro_rules! die {
 
 /// Environments this host can run, built once.
 fn environments(exe: &WorkloadExe, host: &reports::Host) -> Vec<Box<dyn Environment>> {
+    let say = |m: &str| eprintln!("bench: {m}");
+    let cx = env::Context {
+        exe,
+        kernel: None,
+        force: false,
+        say: &say,
+    };
     env::KNOWN
         .iter()
-        .filter_map(|name| match env::by_name(name, exe) {
+        .filter_map(|name| match env::by_name(name, &cx, false) {
             Ok(e) => match e.unavailable(host) {
                 None => Some(e),
                 Some(why) => {
@@ -154,6 +161,8 @@ fn main() {
         out: Some(root.join("results").join(id)),
         quiet: false,
         pin,
+        kernel: None,
+        force: false,
     };
     match harness::run::run(&opts) {
         Ok(o) => {

@@ -49,6 +49,21 @@ pub fn checks() -> Vec<Check> {
             fix: "measure vm-linux on a host with hardware KVM, or in the project's QEMU rig (rig/)".into(),
         });
     }
+    let kernel = crate::kernel::locate(None);
+    v.push(Check {
+        what: "guest kernel",
+        ok: kernel.is_ok(),
+        found: match &kernel {
+            Ok(k) => format!(
+                "{} ({}, {})",
+                k.release.as_deref().unwrap_or("unknown release"),
+                k.bzimage.display(),
+                k.origin
+            ),
+            Err(e) => format!("none: {e}"),
+        },
+        fix: "run `vmvc kernel fetch` (Debian/Ubuntu), or give `vmvc run --kernel PATH`".into(),
+    });
     v.push(Check {
         what: "root",
         ok: h.root,

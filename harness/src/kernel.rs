@@ -166,6 +166,27 @@ impl GuestKernel {
         })
     }
 
+    /// The cached vmlinux, if it was extracted already.
+    pub fn vmlinux_cached(&self) -> Option<&Path> {
+        self.vmlinux_cache
+            .is_file()
+            .then_some(self.vmlinux_cache.as_path())
+    }
+
+    /// For the results: what was booted, with which command line.
+    pub fn to_schema(&self, cmdline: &str) -> reports::GuestKernel {
+        reports::GuestKernel {
+            version: self
+                .version
+                .clone()
+                .or_else(|| self.release.clone())
+                .unwrap_or_else(|| "unknown".into()),
+            path: self.bzimage.display().to_string(),
+            size_bytes: self.size,
+            cmdline: cmdline.to_owned(),
+        }
+    }
+
     /// The uncompressed ELF `vmlinux`, extracted on first use and cached.
     pub fn vmlinux(&self) -> Result<PathBuf, KernelError> {
         let out = &self.vmlinux_cache;

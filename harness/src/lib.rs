@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod env;
 pub mod experiment;
 pub mod host;
+pub mod kernel;
 pub mod procfs;
 pub mod run;
 pub mod stats;

@@ -48,6 +48,15 @@ enum Cmd {
         /// Do not pin: let the scheduler place everything.
         #[arg(long, conflicts_with = "pin")]
         no_pin: bool,
+        /// The guest kernel for vm-linux: any x86-64 Linux bzImage [default:
+        /// one fetched by `vmvc kernel fetch`, else the host's
+        /// /boot/vmlinuz-$(uname -r), else fetched now].
+        #[arg(long, value_name = "PATH")]
+        kernel: Option<PathBuf>,
+        /// Attempt environments this host is known not to support (vm-linux
+        /// on a PVM host), with a short timeout, instead of skipping them.
+        #[arg(long)]
+        force: bool,
     },
     /// Render one or more results.json files into one HTML report (several
     /// files give a comparison page).
@@ -64,6 +73,24 @@ enum Cmd {
     Doctor,
     /// List the environment names `--env` accepts.
     Envs,
+    /// The guest kernel vm-linux boots: fetch it or show which one is used.
+    #[command(subcommand)]
+    Kernel(KernelCmd),
+}
+
+#[derive(Subcommand)]
+enum KernelCmd {
+    /// Download the distribution's current kernel image package (Debian:
+    /// linux-image-amd64, Ubuntu: linux-image-generic) with `apt-get
+    /// download` and unpack it into the cache, without installing it; then
+    /// extract its vmlinux.
+    Fetch,
+    /// Show the guest kernel `vmvc run` would boot, and where it comes from.
+    Show {
+        /// A kernel to check instead of the default one.
+        #[arg(long, value_name = "PATH")]
+        kernel: Option<PathBuf>,
+    },
 }
 
 /// A parsed `--pin` list (a newtype: clap reads a bare `Vec` as "many values").
@@ -95,6 +122,8 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             json,
             pin,
             no_pin,
+            kernel,
+            force,
         } => {
             let opts = harness::run::RunOptions {
                 envs: env,
@@ -106,6 +135,8 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
                     (None, true) => None,
                     (None, false) => harness::run::default_pin(),
                 },
+                kernel,
+                force,
             };
             let o = harness::run::run(&opts)?;
             if json {
@@ -142,6 +173,33 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
         }
         Cmd::Doctor => {
             print!("{}", harness::doctor::render(&harness::doctor::checks()));
+            Ok(0)
+        }
+        Cmd::Kernel(KernelCmd::Fetch) => {
+            let k = harness::kernel::fetch(&mut |m| eprintln!("vmvc: {m}"))?;
+            if k.vmlinux_cached().is_none() {
+                eprintln!("vmvc: extracting vmlinux (the guest then skips decompressing itself)");
+            }
+            let vmlinux = k.vmlinux()?;
+            println!("kernel:  {}", k.bzimage.display());
+            println!("vmlinux: {}", vmlinux.display());
+            Ok(0)
+        }
+        Cmd::Kernel(KernelCmd::Show { kernel }) => {
+            let k = harness::kernel::locate(kernel.as_deref())?;
+            println!("kernel:  {}", k.bzimage.display());
+            println!("origin:  {}", k.origin);
+            println!(
+                "version: {}",
+                k.version
+                    .as_deref()
+                    .unwrap_or("unknown (no version string)")
+            );
+            println!("size:    {} bytes", k.size);
+            match k.vmlinux_cached() {
+                Some(p) => println!("vmlinux: {}", p.display()),
+                None => println!("vmlinux: not extracted yet (done on first use)"),
+            }
             Ok(0)
         }
         Cmd::Envs => {

@@ -22,6 +22,10 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Pin this process and every instance it starts to these CPUs.
     pub pin: Option<Vec<usize>>,
+    /// `--kernel PATH`: the guest kernel for `vm-linux`.
+    pub kernel: Option<PathBuf>,
+    /// `--force`: attempt environments this host is known not to support.
+    pub force: bool,
 }
 
 /// Where the run's files went.
@@ -59,13 +63,26 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
     };
     check_names(&names)?;
     let exe = WorkloadExe::install()?;
+    let quiet = opts.quiet;
+    let say = move |m: &str| {
+        if !quiet {
+            eprintln!("vmvc: {m}");
+        }
+    };
+    let cx = env::Context {
+        exe: &exe,
+        kernel: opts.kernel.clone(),
+        force: opts.force,
+        say: &say,
+    };
+    let explicit = !opts.envs.is_empty();
     let mut envs: Vec<Box<dyn Environment>> = Vec::new();
     for n in &names {
-        envs.push(env::by_name(n, &exe)?);
+        envs.push(env::by_name(n, &cx, explicit)?);
     }
     if !names.iter().any(|n| n == "native") {
         // Every ratio is to native measured in the same run.
-        envs.insert(0, env::by_name("native", &exe)?);
+        envs.insert(0, env::by_name("native", &cx, true)?);
     }
     prepare_out_dir(&dir)?;
 
@@ -178,7 +195,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
             guest_image_bytes: None,
             parameters: plan.parameters(),
         },
-        guest_kernel: None,
+        guest_kernel: envs.iter().find_map(|e| e.guest_kernel()),
         environments: results,
     };
     let (json, html) = write_outputs(&results, &dir)?;

@@ -9,6 +9,7 @@ pub mod channel;
 pub mod container;
 pub mod native;
 pub mod vm_bare;
+pub mod vm_linux;
 
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message, Workload};
@@ -73,6 +74,10 @@ pub trait Environment {
         let _ = host;
         None
     }
+    /// The guest kernel this environment boots, for the results (vm-linux).
+    fn guest_kernel(&self) -> Option<reports::GuestKernel> {
+        None
+    }
     /// Starts one instance and returns it READY.
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>>;
 }
@@ -90,11 +95,44 @@ pub trait Instance {
     fn teardown(self: Box<Self>) -> anyhow::Result<Duration>;
 }
 
-/// Parses one `--env` name into an environment of this build.
-pub fn by_name(
-    name: &str,
-    exe: &crate::workload_exe::WorkloadExe,
-) -> anyhow::Result<Box<dyn Environment>> {
+/// What building an environment may need besides its name.
+pub struct Context<'a> {
+    /// The freestanding workload binary, installed.
+    pub exe: &'a crate::workload_exe::WorkloadExe,
+    /// `--kernel PATH`: the guest kernel for `vm-linux`.
+    pub kernel: Option<std::path::PathBuf>,
+    /// `--force`: attempt environments this host is known not to support.
+    pub force: bool,
+    /// Where to say what is done on the user's behalf (fetching a kernel).
+    pub say: &'a dyn Fn(&str),
+}
+
+/// An environment that cannot be built on this host; reported, not measured.
+pub struct Unavailable {
+    pub name: String,
+    pub description: String,
+    pub why: String,
+}
+
+impl Environment for Unavailable {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+    fn description(&self) -> String {
+        self.description.clone()
+    }
+    fn unavailable(&self, _host: &reports::Host) -> Option<String> {
+        Some(self.why.clone())
+    }
+    fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
+        anyhow::bail!("{} is not available here: {}", self.name, self.why)
+    }
+}
+
+/// Parses one `--env` name into an environment of this build. `explicit`:
+/// the user named it (a missing prerequisite is then an error, not a skip).
+pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<dyn Environment>> {
+    let exe = cx.exe;
     match name {
         "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
         "vm-bare" => Ok(Box::new(vm_bare::VmBare::new(vm_bare::Mode::InProcess))),
@@ -107,6 +145,7 @@ pub fn by_name(
             exe.path().to_owned(),
         )?)),
         "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process()?)),
+        "vm-linux" => vm_linux::from_context(cx, explicit),
         other => anyhow::bail!(
             "unknown environment {other:?}; known environments: {}",
             KNOWN.join(", ")
@@ -122,4 +161,5 @@ pub const KNOWN: &[&str] = &[
     "container:full",
     "vm-bare",
     "vm-bare:process",
+    "vm-linux",
 ];

@@ -58,6 +58,38 @@ pub fn not_supported_here() -> Option<String> {
     None
 }
 
+/// Builds `vm-linux` for `vmvc run`: not attempted on a PVM host unless
+/// forced (and then no kernel is fetched for nothing); otherwise the guest
+/// kernel is located, or fetched once, saying so. When no kernel can be had,
+/// the environment is skipped with the reason, or fails if it was named.
+pub fn from_context(cx: &super::Context, explicit: bool) -> anyhow::Result<Box<dyn Environment>> {
+    let unavailable = |why: String| -> Box<dyn Environment> {
+        Box::new(super::Unavailable {
+            name: "vm-linux".into(),
+            description: "A KVM virtual machine booting a real Linux kernel with the workload as \
+                          /init in an initramfs; vmvc itself is the VMM."
+                .into(),
+            why,
+        })
+    };
+    if let Some(why) = not_supported_here().filter(|_| !cx.force) {
+        return Ok(unavailable(why));
+    }
+    let mut say = |m: &str| (cx.say)(m);
+    let kernel = match crate::kernel::locate_or_fetch(cx.kernel.as_deref(), &mut say) {
+        Ok(k) => k,
+        Err(e) if !explicit => return Ok(unavailable(e.to_string())),
+        Err(e) => return Err(e.into()),
+    };
+    if kernel.vmlinux_cached().is_none() {
+        (cx.say)(&format!(
+            "extracting vmlinux from {} (once; it is cached)",
+            kernel.bzimage.display()
+        ));
+    }
+    Ok(Box::new(VmLinux::new(&kernel, cx.exe.path(), cx.force)?))
+}
+
 pub struct VmLinux {
     kernel: KernelImage,
     info: GuestKernel,
@@ -179,6 +211,14 @@ impl Environment for VmLinux {
             ),
             _ => None,
         }
+    }
+
+    fn unavailable(&self, _host: &reports::Host) -> Option<String> {
+        self.blocked.clone()
+    }
+
+    fn guest_kernel(&self) -> Option<reports::GuestKernel> {
+        Some(self.info.to_schema(&self.config.cmdline))
     }
 
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
