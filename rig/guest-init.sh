@@ -55,9 +55,11 @@ else
   echo "RIG-WARN no /dev/kvm: the KVM tests will fail (does the CPU model offer svm?)"
 fi
 
-# Environment of every test (see rig/README.md).
+# Environment of every test (see rig/README.md). One test at a time: nested
+# guests booting side by side under TCG starve each other (a boot that takes
+# 7 s alone did not finish in 120 s beside three others).
 export HOME=/root TMPDIR=/tmp RUST_BACKTRACE=1 VMVC_RIG=1 VMVC_REQUIRE_KVM=1 \
-       VMVC_REQUIRE_ROOT=1 VMVC_REQUIRE_CGROUP2=1
+       VMVC_REQUIRE_ROOT=1 VMVC_REQUIRE_CGROUP2=1 RUST_TEST_THREADS=1
 [ -f /rig/env ] && . /rig/env
 mkdir -p "$HOME"
 TEST_TIMEOUT=$(cat /rig/test-timeout 2>/dev/null || echo 600)

@@ -1,9 +1,31 @@
 #!/usr/bin/env bash
-# Runs every test of vmvc: the workspace's tests on this host, then (where
-# QEMU is installed) the VM and cgroup v2 tests inside the rig (rig/rig.sh).
+# Runs every test of vmvc, in three steps:
+#   1. the workspace's tests on this host (cargo test --release);
+#   2. every benchmark once and the quick suite (cargo bench -- --test);
+#   3. the tests that need hardware-style KVM, a Linux guest or pure cgroup v2,
+#      inside the rig (rig/rig.sh: QEMU emulating an AMD-V machine).
 # Tests that need KVM or root skip loudly where they are missing; set
 # VMVC_REQUIRE_KVM=1 VMVC_REQUIRE_ROOT=1 (as .ci/run does) to make a skip fail.
+# The rig needs QEMU (scripts/setup.sh installs it); without it, step 3 is
+# skipped loudly, or fails when VMVC_REQUIRE_KVM=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "== cargo test --workspace (this host)"
+SECONDS=0
+step() { echo; echo "== $* (at ${SECONDS}s)"; }
+
+step "1/3 cargo test --workspace --release (this host)"
 cargo test --workspace --release 2>&1
+
+step "2/3 cargo bench -- --test (each benchmark once, then the quick suite)"
+cargo bench -p harness -- --test 2>&1
+
+step "3/3 rig/rig.sh (VM and cgroup v2 tests under emulated AMD-V)"
+if command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null; then
+  rig/rig.sh
+elif [ "${VMVC_REQUIRE_KVM:-}" = 1 ]; then
+  echo "test.sh: VMVC_REQUIRE_KVM=1 but the rig cannot run: qemu-system-x86_64 or cpio missing (run scripts/setup.sh as root)" >&2
+  exit 1
+else
+  echo "test.sh: SKIPPED the rig: qemu-system-x86_64 or cpio missing (run scripts/setup.sh as root)" >&2
+fi
+echo "test.sh: all passed in ${SECONDS}s"

@@ -265,7 +265,12 @@ fn a_guest_kernel_panic_is_reported_as_such() {
     // No /init at all: the kernel finds no init and no root device, and panics.
     let mut fs = Initramfs::new();
     fs.dir("dev", 0o755).char_dev("dev/console", 0o600, 5, 1);
-    let e = LinuxVm::launch(&kernel, &fs.to_cpio(), &config())
+    let cfg = Config {
+        // Without `quiet`: should it fail, the console shows how far it got.
+        cmdline: DEFAULT_CMDLINE.replace(" quiet", ""),
+        ..config()
+    };
+    let e = LinuxVm::launch(&kernel, &fs.to_cpio(), &cfg)
         .err()
         .expect("must panic");
     let msg = e.to_string();
