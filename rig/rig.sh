@@ -21,6 +21,8 @@
 #   --file PATH         also copy this host file into the guest at the same
 #                       path (with its shared libraries if it is an ELF program)
 #   --env NAME=VALUE    also set this in every test's environment
+#   --fetch PATH        after the tests, bring this guest file back to
+#                       target/rig/fetched/ (through the serial console, base64)
 #   --kernel-deb FILE   use this Debian linux-image .deb instead of fetching one
 #   --timeout SECS      per boot (default 1200); a boot that does not finish
 #                       is retried once
@@ -41,6 +43,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 PACKAGES=()
 SELECT=()
+FETCH=()
 RUNS=()
 FILES=()
 ENVS=()
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --run) RUNS+=("${2:?$1 needs a value}"); shift 2 ;;
     --file) FILES+=("${2:?$1 needs a value}"); shift 2 ;;
     --env) ENVS+=("${2:?$1 needs a value}"); shift 2 ;;
+    --fetch) FETCH+=("${2:?$1 needs a value}"); shift 2 ;;
     --kernel-deb) KERNEL_DEB=$(realpath "${2:?$1 needs a value}"); shift 2 ;;
     --timeout) TIMEOUT=${2:?$1 needs a value}; shift 2 ;;
     --test-timeout) TEST_TIMEOUT=${2:?$1 needs a value}; shift 2 ;;
@@ -81,13 +85,13 @@ done
 [[ "$TEST_TIMEOUT" =~ ^[0-9]+$ ]] || die "--test-timeout wants seconds, got $TEST_TIMEOUT"
 
 for tool in qemu-system-x86_64 cpio modinfo objcopy dpkg-deb python3; do
-  command -v "$tool" >/dev/null || die "$tool not found: run rig/prereqs.sh (as root) first"
+  command -v "$tool" >/dev/null || die "$tool not found: run scripts/setup.sh (as root) first"
 done
 BUSYBOX=""
 for b in /bin/busybox /usr/bin/busybox; do
   if [ -x "$b" ] && ! ldd "$b" >/dev/null 2>&1; then BUSYBOX=$b; break; fi
 done
-[ -n "$BUSYBOX" ] || die "a static busybox is needed: run rig/prereqs.sh (installs busybox-static)"
+[ -n "$BUSYBOX" ] || die "a static busybox is needed: run scripts/setup.sh (installs busybox-static)"
 
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$TARGET_DIR/rig
@@ -103,7 +107,7 @@ MODDIRS=(arch/x86/kvm virt/lib drivers/crypto/ccp)
 if [ -z "$KERNEL_DEB" ]; then
   command -v apt-get >/dev/null || die "no apt-get on this host: pass a Debian linux-image .deb with --kernel-deb"
   PKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-  [ -n "$PKG" ] || die "apt knows no linux-image-amd64 (not Debian, or no 'apt-get update' yet): run rig/prereqs.sh or pass --kernel-deb"
+  [ -n "$PKG" ] || die "apt knows no linux-image-amd64 (not Debian, or no 'apt-get update' yet): run apt-get update (as root) or pass --kernel-deb"
   VER=$(apt-cache policy "$PKG" | awk '/Candidate:/{print $2}')
   KDIR=$CACHE/kernel/${PKG}_${VER}
   if [ ! -e "$KDIR/.rig-complete" ]; then
@@ -306,8 +310,11 @@ for exe in "${EXES[@]}"; do
   fi
 done
 printf '%s\n' "${TESTS[@]}" > "$IRD/rig/tests"
+printf '%s\n' "${FETCH[@]}" > "$IRD/rig/fetch"
 echo "$TEST_TIMEOUT" > "$IRD/rig/test-timeout"
-printf 'export VMVC_KERNEL=%q VMVC_VMLINUX=%q\n' "$VMLINUZ" "$VMLINUX" > "$IRD/rig/env"
+# VMVC_CACHE: the host's cache path, so `vmvc` inside finds the kernel (and
+# its extracted vmlinux) exactly where `vmvc kernel fetch` put it.
+printf 'export VMVC_KERNEL=%q VMVC_VMLINUX=%q VMVC_CACHE=%q\n' "$VMLINUZ" "$VMLINUX" "$CACHE" > "$IRD/rig/env"
 for e in "${ENVS[@]}"; do
   [[ "$e" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || die "--env wants NAME=VALUE, got $e"
   printf 'export %s=%q\n' "${e%%=*}" "${e#*=}" >> "$IRD/rig/env"
@@ -362,5 +369,11 @@ if [ "$ran" != "${#TESTS[@]}" ]; then
 fi
 echo "rig: results (log: $LOG)"
 grep '^RIG-END ' "$LOG" | awk '{ printf "rig:   %s %s (%s, at %s)\n", ($3 == "rc=0") ? "PASS" : "FAIL", $2, $3, $4 }'
+for f in "${FETCH[@]}"; do
+  mkdir -p "$WORK/fetched"
+  out=$WORK/fetched/$(basename "$f")
+  awk -v f="$f" '$0 == "RIG-FILE-BEGIN " f {on=1; next} on && /^RIG-FILE-END/ {exit} on' "$LOG" | base64 -d > "$out" 2>/dev/null \
+    && [ -s "$out" ] && say "fetched $f -> $out" || { say "could not fetch $f"; failed=$((failed + 1)); }
+done
 echo "rig: $passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what vmvc's suite and tests use on a Debian/Ubuntu host (as root):
-#   qemu-system-x86 busybox-static cpio kmod binutils xz-utils zstd
+#   qemu-system-x86 busybox-static cpio kmod binutils xz-utils zstd python3
 #                      the test rig (rig/): QEMU in software emulation with AMD-V
 #   crun runc bubblewrap  container peers measured beside bench-container
 #   iproute2            `ip`, used by the container isolation tests
@@ -8,7 +8,7 @@
 # Cheap when everything is already there: apt is only called for what is missing.
 # The guest kernel is fetched by the rig and by `vmvc` itself, never installed.
 set -euo pipefail
-PKGS=(qemu-system-x86 busybox-static cpio kmod binutils xz-utils zstd crun runc bubblewrap iproute2 chromium fonts-dejavu-core)
+PKGS=(qemu-system-x86 busybox-static cpio kmod binutils xz-utils zstd python3 crun runc bubblewrap iproute2 chromium fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
