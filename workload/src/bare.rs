@@ -100,18 +100,30 @@ impl BarePlatform {
     }
 }
 
+/// Sends protocol bytes to the VMM: one `out` (one VM exit) a byte. Shared
+/// with the Linux guest's `/init` (`crate::vm_init`), which talks the same way.
+pub fn port_send(bytes: &[u8]) {
+    for b in bytes {
+        outb(PORT_PROTOCOL, *b);
+    }
+}
+
+/// Receives protocol bytes from the VMM: one `in` a byte; the VMM holds the
+/// vCPU until it has a byte to give, so this never fails.
+pub fn port_recv(buf: &mut [u8]) -> bool {
+    for b in buf {
+        *b = inb(PORT_PROTOCOL);
+    }
+    true
+}
+
 impl Platform for BarePlatform {
     fn send(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            outb(PORT_PROTOCOL, *b);
-        }
+        port_send(bytes)
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> bool {
-        for b in buf {
-            *b = inb(PORT_PROTOCOL);
-        }
-        true
+        port_recv(buf)
     }
 
     fn scratch(&mut self, bytes: usize) -> Option<*mut u8> {

@@ -19,7 +19,7 @@
 //! Everything else (scratch memory, the trivial system call) is the plain
 //! Linux platform: the guest kernel serves those.
 
-use crate::bare::{inb, outb, outl, PORT_EXIT, PORT_PING, PORT_PROTOCOL};
+use crate::bare::{inb, outl, PORT_EXIT, PORT_PING};
 use crate::linux::{syscall3, syscall6, LinuxPlatform};
 use crate::protocol::{info, tag, Message};
 use crate::Platform;
@@ -56,15 +56,10 @@ pub struct VmInitPlatform {
 
 impl Platform for VmInitPlatform {
     fn send(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            outb(PORT_PROTOCOL, *b);
-        }
+        crate::bare::port_send(bytes)
     }
     fn recv(&mut self, buf: &mut [u8]) -> bool {
-        for b in buf {
-            *b = inb(PORT_PROTOCOL);
-        }
-        true
+        crate::bare::port_recv(buf)
     }
     fn scratch(&mut self, bytes: usize) -> Option<*mut u8> {
         self.linux.scratch(bytes)
