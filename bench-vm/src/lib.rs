@@ -13,7 +13,9 @@
 //! - [`bare`]: the `vm-bare` guest — the workload on a vCPU with no OS;
 //! - [`hostmem`]: what a VM costs the host (guest RAM touched, the VMM's own
 //!   memory, KVM's kernel-side page tables);
-//! - [`process`]: a VM in its own small process, for memory and density.
+//! - [`process`]: a VM in its own small process, for memory and density;
+//! - [`linux`]: the `vm-linux` guest — a real Linux kernel booted per the
+//!   x86 boot protocol, with the workload as `/init`.
 //!
 //! Sources: the KVM API (`Documentation/virt/kvm/api.rst` in Linux), the
 //! Intel SDM Vol. 3A and the AMD APM Vol. 2.
