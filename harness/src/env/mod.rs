@@ -8,6 +8,7 @@
 pub mod channel;
 pub mod container;
 pub mod native;
+pub mod peer;
 pub mod vm_bare;
 pub mod vm_linux;
 
@@ -146,6 +147,11 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
         )?)),
         "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process()?)),
         "vm-linux" => vm_linux::from_context(cx, explicit),
+        "peer:crun" | "peer:runc" | "peer:bwrap" => {
+            let env = peer::PeerEnv::from_name(name, exe.path().to_owned())
+                .ok_or_else(|| anyhow::anyhow!("no peer environment {name:?}"))?;
+            Ok(Box::new(env))
+        }
         other => anyhow::bail!(
             "unknown environment {other:?}; known environments: {}",
             KNOWN.join(", ")
@@ -159,6 +165,9 @@ pub const KNOWN: &[&str] = &[
     "container:chroot",
     "container:chroot+cgroup",
     "container:full",
+    "peer:crun",
+    "peer:runc",
+    "peer:bwrap",
     "vm-bare",
     "vm-bare:process",
     "vm-linux",
