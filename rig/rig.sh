@@ -14,9 +14,8 @@
 #                       package is added to the build
 #   With neither -p nor -t nor --run: the rig's own set, the tests that need
 #   what only the rig has (hardware-style KVM, a Linux guest, pure cgroup v2):
-#   bench-vm's library and guest tests, harness's vm_linux tests and
-#   bench-container's cgroup_v2 tests. (bench-vm's 200-launch leak test is
-#   left to the host: under nested emulation it stalls the rig's kernel.)
+#   bench-vm's library, guest and leak tests, harness's vm_linux tests and
+#   bench-container's cgroup_v2 tests.
 #   --run 'CMD'         also run this shell command inside, as one more test
 #   --file PATH         also copy this host file into the guest at the same
 #                       path (with its shared libraries if it is an ELF program)
@@ -28,7 +27,8 @@
 #                       is retried once
 #   --test-timeout SECS per test binary inside the guest (default 600)
 #   --mem SIZE          guest memory (default 2G)
-#   --smp N             guest CPUs (default 2)
+#   --smp N             guest CPUs (default 1: with 2, streams of nested VM
+#                       launches stall the rig's kernel, see rig/README.md)
 #   --no-build          do not run cargo; use the binaries of the last build
 #   TEST-ARGS           passed to every test binary (e.g. a name filter)
 #
@@ -51,7 +51,7 @@ KERNEL_DEB=""
 TIMEOUT=1200
 TEST_TIMEOUT=600
 MEM=2G
-SMP=2
+SMP=1
 BUILD=1
 TEST_ARGS=()
 while [ $# -gt 0 ]; do
@@ -74,7 +74,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ${#PACKAGES[@]} -eq 0 ] && [ ${#SELECT[@]} -eq 0 ] && [ ${#RUNS[@]} -eq 0 ]; then
-  SELECT=('bench-vm::bench_vm' 'bench-vm::guest' 'harness::harness vm_linux' 'bench-container::cgroup_v2')
+  SELECT=('bench-vm::bench_vm' 'bench-vm::guest' 'bench-vm::leaks' 'harness::harness vm_linux' 'bench-container::cgroup_v2')
 fi
 for sel in "${SELECT[@]}"; do
   pkg=${sel%%::*}
