@@ -44,8 +44,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Why a Linux guest is not attempted on this host, in plain words; None
 /// when it can run.
 pub fn not_supported_here() -> Option<String> {
-    let pvm =
-        std::fs::read_to_string("/sys/module/kvm_pvm/initstate").is_ok_and(|s| s.trim() == "live");
+    // /sys/module/<name> exists for a loaded module and for a built-in one
+    // with parameters (kvm_pvm is built into this project's host kernels).
+    let pvm = std::path::Path::new("/sys/module/kvm_pvm").exists();
     if pvm && std::env::var_os("VMVC_RIG").is_none() {
         return Some(
             "this host's /dev/kvm is PVM, a software hypervisor: a stock Linux kernel's own (CPL0) code \
@@ -72,6 +73,12 @@ pub fn from_context(cx: &super::Context, explicit: bool) -> anyhow::Result<Box<d
             why,
         })
     };
+    if !std::path::Path::new("/dev/kvm").exists() {
+        return Ok(unavailable(
+            "no /dev/kvm on this host: vm-linux needs KVM with hardware virtualization (VT-x or AMD-V)"
+                .into(),
+        ));
+    }
     if let Some(why) = not_supported_here().filter(|_| !cx.force) {
         return Ok(unavailable(why));
     }
@@ -371,6 +378,15 @@ mod tests {
     fn pvm_reason_is_plain_words() {
         if let Some(why) = not_supported_here() {
             assert!(why.contains("PVM") && why.contains("--force"), "{why}");
+        }
+    }
+
+    /// On a PVM host, `vmvc run` must not even try vm-linux unless forced.
+    #[test]
+    fn a_pvm_host_is_recognised_as_one() {
+        let pvm = crate::host::detect().virtualization == reports::Virtualization::Pvm;
+        if std::env::var_os("VMVC_RIG").is_none() {
+            assert_eq!(pvm, not_supported_here().is_some());
         }
     }
 }
