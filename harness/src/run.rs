@@ -167,6 +167,9 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         bar.finish_with_message("done");
         for (i, c) in measured.into_iter().zip(contenders) {
             let name = c.name.clone();
+            results[i]
+                .notes
+                .extend(c.scaled.iter().map(|m| format!("Throughput: {m}.")));
             match c.finish() {
                 Ok(t) => results[i].throughput = t,
                 Err(e) => {

@@ -42,7 +42,16 @@ fn ratio(e: &EnvResult, w: &str) -> String {
         .iter()
         .find(|t| t.workload == w)
         .and_then(|t| t.ratio_to_native)
-        .map_or("-".into(), |r| format!("{r:.2}x"))
+        .map_or("-".into(), |r| {
+            // Two significant digits below 0.1: a VM's emulated syscall at
+            // 0.003x must not print as 0.00x.
+            if r > 0.0 && r < 0.1 {
+                let decimals = (-r.log10()).ceil() as usize + 1;
+                format!("{r:.decimals$}x")
+            } else {
+                format!("{r:.2}x")
+            }
+        })
 }
 
 /// One line per environment: time to READY (median [p5 – p95]), memory per
