@@ -172,3 +172,21 @@ pub const KNOWN: &[&str] = &[
     "vm-bare:process",
     "vm-linux",
 ];
+
+/// Test helper: runs every workload once, small, and checks each answer.
+#[cfg(test)]
+pub(crate) fn run_every_workload_once(inst: &mut dyn Instance, timeout: Duration) {
+    for w in workload::protocol::Workload::ALL {
+        let cmd = Command::Run {
+            workload: w as u8,
+            size: 1 << 20,
+            iterations: 100,
+        };
+        match inst.request(cmd, timeout) {
+            Ok(Message::Result { workload, ops, .. }) => {
+                assert!(workload == w as u8 && ops > 0, "{}", w.name())
+            }
+            other => panic!("{}: {other:?}", w.name()),
+        }
+    }
+}

@@ -1024,19 +1024,7 @@ mod tests {
                 l.ready.as_secs_f64() * 1e3,
                 l.phases
             );
-            for w in Workload::ALL {
-                let cmd = Command::Run {
-                    workload: w as u8,
-                    size: 1 << 20,
-                    iterations: 100,
-                };
-                match inst.request(cmd, READY_TIMEOUT).expect("request") {
-                    Message::Result { workload, ops, .. } => {
-                        assert!(workload == w as u8 && ops > 0, "{}", w.name())
-                    }
-                    other => panic!("{}: {other:?}", w.name()),
-                }
-            }
+            crate::env::run_every_workload_once(&mut inst, READY_TIMEOUT);
             if let Some(c) = inst.child.as_ref() {
                 let tree: Vec<(u32, Option<String>)> = descendants(c.id())
                     .into_iter()

@@ -358,19 +358,7 @@ mod tests {
                 l.ready.as_secs_f64() * 1e3,
                 l.phases
             );
-            for w in Workload::ALL {
-                let cmd = Command::Run {
-                    workload: w as u8,
-                    size: 1 << 20,
-                    iterations: 100,
-                };
-                match inst.request(cmd, REQUEST_TIMEOUT).expect("request") {
-                    Message::Result { workload, ops, .. } => {
-                        assert!(workload == w as u8 && ops > 0)
-                    }
-                    other => panic!("{}: {other:?}", w.name()),
-                }
-            }
+            crate::env::run_every_workload_once(inst.as_mut(), REQUEST_TIMEOUT);
             let mem = inst.memory().expect("memory");
             let get = |n: &str| mem.iter().find(|p| p.name == n).map(|p| p.bytes);
             eprintln!(
