@@ -29,6 +29,7 @@ fn environments(exe: &WorkloadExe, host: &reports::Host) -> Vec<Box<dyn Environm
         kernel: None,
         force: false,
         say: &say,
+        vmvc_exe: Some(env!("CARGO_BIN_EXE_vmvc").into()),
     };
     env::KNOWN
         .iter()
@@ -163,6 +164,7 @@ fn main() {
         pin,
         kernel: None,
         force: false,
+        vmvc_exe: Some(env!("CARGO_BIN_EXE_vmvc").into()),
     };
     match harness::run::run(&opts) {
         Ok(o) => {

@@ -137,6 +137,7 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
                 },
                 kernel,
                 force,
+                vmvc_exe: None,
             };
             let o = harness::run::run(&opts)?;
             if json {

@@ -26,6 +26,9 @@ pub struct RunOptions {
     pub kernel: Option<PathBuf>,
     /// `--force`: attempt environments this host is known not to support.
     pub force: bool,
+    /// The `vmvc` binary for `vm-bare:process` when this process is not
+    /// vmvc (the benchmark suite) [default: this executable].
+    pub vmvc_exe: Option<PathBuf>,
 }
 
 /// Where the run's files went.
@@ -74,6 +77,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         kernel: opts.kernel.clone(),
         force: opts.force,
         say: &say,
+        vmvc_exe: opts.vmvc_exe.clone(),
     };
     let explicit = !opts.envs.is_empty();
     let mut envs: Vec<Box<dyn Environment>> = Vec::new();

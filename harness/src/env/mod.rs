@@ -106,6 +106,9 @@ pub struct Context<'a> {
     pub force: bool,
     /// Where to say what is done on the user's behalf (fetching a kernel).
     pub say: &'a dyn Fn(&str),
+    /// The `vmvc` binary, which `vm-bare:process` re-runs as a VMM
+    /// [default: this executable, when it is vmvc].
+    pub vmvc_exe: Option<std::path::PathBuf>,
 }
 
 /// An environment that cannot be built on this host; reported, not measured.
@@ -145,7 +148,9 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
             &other["container:".len()..],
             exe.path().to_owned(),
         )?)),
-        "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process()?)),
+        "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process(
+            cx.vmvc_exe.as_deref(),
+        )?)),
         "vm-linux" => vm_linux::from_context(cx, explicit),
         "peer:crun" | "peer:runc" | "peer:bwrap" => {
             let env = peer::PeerEnv::from_name(name, exe.path().to_owned())
