@@ -106,10 +106,28 @@ fn main() {
     match real_main(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("vmvc: error: {e:#}");
+            eprintln!("vmvc: error: {}", error_chain(&e));
             std::process::exit(1);
         }
     }
+}
+
+/// The error and its causes, `: `-joined like `{:#}`, leaving out a cause
+/// whose text its parent already quotes (our error types name their source
+/// in their own message).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn real_main(cli: Cli) -> anyhow::Result<i32> {
