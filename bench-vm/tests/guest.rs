@@ -341,4 +341,10 @@ fn own_process_mode_serves_the_socket_protocol() {
     let line = String::from_utf8(announce).unwrap();
     let range = bench_vm::process::parse_announcement(&line).unwrap_or_else(|| panic!("{line:?}"));
     assert_eq!(range.end - range.start, Config::default().ram_bytes);
+    let a = bench_vm::process::Announcement::parse(&line).unwrap_or_else(|| panic!("{line:?}"));
+    assert_eq!(a.guest_ram, range);
+    assert_eq!(a.mem_info, None, "the bare guest has no kernel to report");
+    let names: Vec<&str> = a.phases.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, bench_vm::PHASES, "{line:?}");
+    assert!(line.ends_with("\nend\n"), "{line:?}");
 }

@@ -98,9 +98,16 @@ enum KernelCmd {
 struct CpuList(Vec<usize>);
 
 fn main() {
-    // Hidden mode: this process is the VMM of one vm-bare:process VM.
-    if std::env::args().nth(1).as_deref() == Some(harness::env::vm_bare::VMM_SUBCOMMAND) {
-        std::process::exit(harness::env::vm_bare::vmm_main(std::env::args().skip(2)));
+    // Hidden modes: this process is the VMM of one vm-bare:process or
+    // vm-linux:process VM.
+    match std::env::args().nth(1).as_deref() {
+        Some(harness::env::vm_bare::VMM_SUBCOMMAND) => {
+            std::process::exit(harness::env::vm_bare::vmm_main(std::env::args().skip(2)))
+        }
+        Some(harness::env::vm_linux::VMM_SUBCOMMAND) => {
+            std::process::exit(harness::env::vm_linux::vmm_main(std::env::args().skip(2)))
+        }
+        _ => {}
     }
     let cli = Cli::parse();
     match real_main(cli) {

@@ -26,7 +26,7 @@ pub struct RunOptions {
     pub kernel: Option<PathBuf>,
     /// `--force`: attempt environments this host is known not to support.
     pub force: bool,
-    /// The `vmvc` binary for `vm-bare:process` when this process is not
+    /// The `vmvc` binary for `vm-bare:process` and `vm-linux:process` when this process is not
     /// vmvc (the benchmark suite) [default: this executable].
     pub vmvc_exe: Option<PathBuf>,
 }

@@ -181,3 +181,35 @@ fn every_subcommand_has_help() {
         assert!(text(&o).contains("Usage"), "{sub}");
     }
 }
+
+#[test]
+fn hidden_vmm_modes_refuse_bad_arguments_with_a_usage_error() {
+    for args in [
+        &["__vmm-linux"][..],
+        &["__vmm-linux", "7", "/k", "/w", "many", "30000"][..],
+        &["__vmm-linux", "1", "/k", "/w", "402653184", "30000"][..],
+        &["__vmm-bare", "x"][..],
+    ] {
+        let o = vmvc(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let t = text(&o);
+        assert!(t.contains(&format!("usage: vmvc {}", args[0])), "{t}");
+        assert!(!t.contains("panicked"), "{t}");
+    }
+}
+
+#[test]
+fn envs_lists_both_vm_linux_modes() {
+    let o = vmvc(&["envs"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let names: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let at = |n: &str| names.iter().position(|x| x == n);
+    assert_eq!(
+        at("vm-linux:process"),
+        at("vm-linux").map(|i| i + 1),
+        "{names:?}"
+    );
+}

@@ -99,6 +99,16 @@ fn console_section(console: &str) -> String {
     }
 }
 
+/// A VMM error with no console to show (e.g. the launcher's socket failed).
+impl From<Error> for LinuxError {
+    fn from(error: Error) -> LinuxError {
+        LinuxError::Vm {
+            error,
+            console: String::new(),
+        }
+    }
+}
+
 impl LinuxError {
     /// The console lines attached to this error.
     pub fn console(&self) -> Option<&str> {

@@ -11,6 +11,7 @@ pub mod native;
 pub mod peer;
 pub mod vm_bare;
 pub mod vm_linux;
+pub mod vmm_process;
 
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message, Workload};
@@ -106,7 +107,8 @@ pub struct Context<'a> {
     pub force: bool,
     /// Where to say what is done on the user's behalf (fetching a kernel).
     pub say: &'a dyn Fn(&str),
-    /// The `vmvc` binary, which `vm-bare:process` re-runs as a VMM
+    /// The `vmvc` binary, which `vm-bare:process` and `vm-linux:process`
+    /// re-run as a VMM
     /// [default: this executable, when it is vmvc].
     pub vmvc_exe: Option<std::path::PathBuf>,
 }
@@ -151,7 +153,8 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
         "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process(
             cx.vmvc_exe.as_deref(),
         )?)),
-        "vm-linux" => vm_linux::from_context(cx, explicit),
+        "vm-linux" => vm_linux::from_context(cx, explicit, false),
+        "vm-linux:process" => vm_linux::from_context(cx, explicit, true),
         "peer:crun" | "peer:runc" | "peer:bwrap" => {
             let env = peer::PeerEnv::from_name(name, exe.path().to_owned())
                 .ok_or_else(|| anyhow::anyhow!("no peer environment {name:?}"))?;
@@ -176,6 +179,7 @@ pub const KNOWN: &[&str] = &[
     "vm-bare",
     "vm-bare:process",
     "vm-linux",
+    "vm-linux:process",
 ];
 
 /// Test helper: runs every workload once, small, and checks each answer.

@@ -10,14 +10,12 @@
 //!   Firecracker. Its memory can be split honestly into guest RAM and the
 //!   VMM's own, and N of them make a density measurement.
 
-use super::channel::Channel;
+use super::vmm_process::{self, VmmProcess};
 use super::{Environment, Instance, Launch, MemPart};
-use anyhow::{bail, Context};
+use anyhow::Context;
 use bench_vm::{BareVm, Config};
-use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::{Child, Command as Proc, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use workload::protocol::{Command, Message, Workload};
 
 /// The hidden `vmvc` subcommand that runs one VM in its own process:
@@ -37,21 +35,20 @@ pub const RAM_BYTES: u64 = 4 * (1 << 20) + (128 << 20);
 /// Called by `main` before argument parsing.
 pub fn vmm_main(args: impl Iterator<Item = String>) -> i32 {
     let args: Vec<String> = args.collect();
-    let (Some(fd), ram) = (
-        args.first().and_then(|a| a.parse::<i32>().ok()),
-        args.get(1)
-            .and_then(|a| a.parse::<u64>().ok())
-            .unwrap_or(RAM_BYTES),
-    ) else {
-        eprintln!(
-            "usage: vmvc {VMM_SUBCOMMAND} FD [RAM_BYTES]  (internal: started by vmvc itself)"
-        );
-        return 2;
+    let fd = match vmm_process::parse_fd(args.first()) {
+        Ok(fd) => fd,
+        Err(why) => {
+            eprintln!("vmvc {VMM_SUBCOMMAND}: {why}");
+            eprintln!(
+                "usage: vmvc {VMM_SUBCOMMAND} FD [RAM_BYTES]  (internal: started by vmvc itself)"
+            );
+            return 2;
+        }
     };
-    if fd < 3 {
-        eprintln!("vmvc {VMM_SUBCOMMAND}: FD must be an inherited socket (>= 3)");
-        return 2;
-    }
+    let ram = args
+        .get(1)
+        .and_then(|a| a.parse::<u64>().ok())
+        .unwrap_or(RAM_BYTES);
     // SAFETY: the launcher passed us this fd number of a socket it left open
     // for us; nothing else in this fresh process owns it.
     let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
@@ -92,20 +89,7 @@ impl VmBare {
 
     /// The VMM-per-process flavour, re-running the current executable.
     pub fn own_process(vmvc_exe: Option<&std::path::Path>) -> anyhow::Result<VmBare> {
-        let exe = match vmvc_exe {
-            Some(p) => p.to_owned(),
-            None => {
-                std::env::current_exe().context("finding the vmvc executable to re-run as a VMM")?
-            }
-        };
-        // Only `vmvc` has the hidden VMM mode (a test or bench binary would
-        // take the arguments for something else; it passes vmvc's path).
-        if exe.file_name().and_then(|n| n.to_str()) != Some("vmvc") {
-            bail!(
-                "vm-bare:process re-runs the vmvc binary as a VMM, but this is {}",
-                exe.display()
-            );
-        }
+        let exe = vmm_process::vmvc_exe(vmvc_exe, "vm-bare:process")?;
         Ok(VmBare::new(Mode::OwnProcess { exe }))
     }
 }
@@ -113,7 +97,7 @@ impl VmBare {
 /// KVM's page tables for the guest, where the host counts them. With
 /// hardware KVM these are the EPT/NPT tables, `SecPageTables` in meminfo;
 /// PVM's shadow page tables are not counted there, so on PVM this stays 0.
-fn kvm_kernel_part(before: Option<u64>) -> Option<MemPart> {
+pub(crate) fn kvm_kernel_part(before: Option<u64>) -> Option<MemPart> {
     let now = bench_vm::hostmem::sec_page_tables().ok().flatten()?;
     Some(MemPart {
         name: "kvm_page_tables",
@@ -208,48 +192,18 @@ impl Environment for VmBare {
                 }))
             }
             Mode::OwnProcess { exe } => {
-                let t0 = Instant::now();
-                let (mut chan, theirs) = Channel::pair()?;
-                let fd = std::os::fd::AsRawFd::as_raw_fd(&theirs);
-                let child = Proc::new(exe)
-                    .arg(VMM_SUBCOMMAND)
-                    .arg(fd.to_string())
-                    .arg(self.ram_bytes.to_string())
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .with_context(|| format!("starting the VMM process {}", exe.display()))?;
-                let spawned = Instant::now();
-                drop(theirs);
-                let mut inst = OwnProcess {
-                    child: Some(child),
-                    guest_ram: 0..0,
-                    launch: Launch::from_marks(t0, &[]),
+                let (mut vmm, s) = VmmProcess::start(
+                    exe,
+                    VMM_SUBCOMMAND,
+                    &[self.ram_bytes.to_string()],
+                    READY_TIMEOUT,
                     sec_before,
-                };
-                // The VMM says where guest RAM is, then READY on the socket.
-                let stdout = inst
-                    .child
-                    .as_mut()
-                    .and_then(|c| c.stdout.take())
-                    .context("the VMM's stdout")?;
-                let mut line = String::new();
-                std::io::BufReader::new(stdout)
-                    .read_line(&mut line)
-                    .context("reading the VMM's announcement")?;
-                inst.guest_ram = match bench_vm::process::parse_announcement(&line) {
-                    Some(r) => r,
-                    None => {
-                        // Probably a launch failure: its FAULT is on the socket.
-                        chan.wait_ready(READY_TIMEOUT)?;
-                        bail!("the VMM process did not say where guest RAM is (got {line:?})");
-                    }
-                };
-                chan.wait_ready(READY_TIMEOUT)?;
-                let ready = Instant::now();
-                inst.launch =
-                    Launch::from_marks(t0, &[("spawn_vmm", spawned), ("vm_launch", ready)]);
-                Ok(Box::new(OwnProcessInstance { inst, chan }))
+                )?;
+                vmm.set_launch(Launch::from_marks(
+                    s.t0,
+                    &[("spawn_vmm", s.spawned), ("vm_launch", s.ready)],
+                ));
+                Ok(Box::new(vmm))
             }
         }
     }
@@ -293,91 +247,5 @@ impl Instance for InProcess {
     fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
         let vm = self.vm.take().context("the VM was already torn down")?;
         Ok(vm.teardown(READY_TIMEOUT)?)
-    }
-}
-
-/// One VMM process per VM.
-struct OwnProcess {
-    child: Option<Child>,
-    /// The guest-RAM mapping in the VMM's address space.
-    guest_ram: std::ops::Range<u64>,
-    launch: Launch,
-    sec_before: Option<u64>,
-}
-
-pub struct OwnProcessInstance {
-    inst: OwnProcess,
-    chan: Channel,
-}
-
-impl Instance for OwnProcessInstance {
-    fn launch(&self) -> &Launch {
-        &self.inst.launch
-    }
-
-    fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
-        self.chan.request(cmd, timeout)
-    }
-
-    fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
-        let pid = self
-            .inst
-            .child
-            .as_ref()
-            .map(|c| c.id())
-            .context("VMM process already reaped")?;
-        // Pss: the VMM's code pages are shared by every VMM process (and
-        // vmvc), so each is charged its share, as for native.
-        let split = bench_vm::hostmem::rss_split(Some(pid), self.inst.guest_ram.clone(), "Pss")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .with_context(|| format!("reading /proc/{pid}/status"))?;
-        let pte = crate::procfs::kb_field(&status, "VmPTE:").unwrap_or(0);
-        let mut parts = vec![
-            MemPart {
-                name: "guest_ram",
-                description: "guest RAM the guest touched (its mapping in the VMM process, PSS)",
-                bytes: split.guest_ram,
-                counts_in_total: true,
-            },
-            MemPart {
-                name: "vmm",
-                description: "the VMM process's own memory: every mapping but guest RAM (PSS)",
-                bytes: split.vmm_own,
-                counts_in_total: true,
-            },
-            MemPart {
-                name: "page_tables",
-                description: "the VMM process's page tables (VmPTE), kernel memory",
-                bytes: pte,
-                counts_in_total: true,
-            },
-        ];
-        parts.extend(kvm_kernel_part(self.inst.sec_before));
-        Ok(parts)
-    }
-
-    fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
-        let start = Instant::now();
-        let reply = self.chan.request(Command::Exit, READY_TIMEOUT);
-        if let Some(mut child) = self.inst.child.take() {
-            if reply.is_err() {
-                let _ = child.kill();
-            }
-            child.wait().context("reaping the VMM process")?;
-        }
-        match reply? {
-            Message::Done => Ok(start.elapsed()),
-            other => bail!("expected DONE from the VM, got {other:?}"),
-        }
-    }
-}
-
-impl Drop for OwnProcess {
-    fn drop(&mut self) {
-        // Error and panic paths: never leave a VMM process behind.
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }

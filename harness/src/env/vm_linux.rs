@@ -13,19 +13,55 @@
 //! the bzImage itself. The initramfs is built once per environment: the
 //! freestanding workload as `/init` plus `/dev/console`.
 //!
+//! Two ways to run it, as for `vm-bare`:
+//!
+//! - **in-process** (`vm-linux`): the harness itself is the VMM.
+//! - **own process** (`vm-linux:process`): one small VMM process per VM,
+//!   the `vmvc` binary re-executed as `vmvc __vmm-linux FD KERNEL WORKLOAD
+//!   RAM_BYTES BOOT_TIMEOUT_MS` ([`VMM_SUBCOMMAND`], [`vmm_main`]), like
+//!   Firecracker. It reads the kernel and builds the initramfs itself, boots,
+//!   and announces on stdout where guest RAM is, what the guest kernel
+//!   reported about its memory and when each phase ended
+//!   ([`bench_vm::process`]), so the VMM's own memory can be measured apart
+//!   from guest RAM and from the harness.
+//!
 //! **Where it runs.** On hardware KVM (VMX/SVM) and in the project's rig
 //! (`rig/`). On a PVM host (`kvm_pvm`) a stock kernel cannot boot (its
 //! kernel-mode code is emulated and dies), so the environment is not
 //! attempted there unless forced ([`VmLinux::new`]'s `force`), and then with
 //! a short timeout.
 
+use super::vmm_process::{self, VmmProcess};
 use super::{Environment, Instance, Launch, MemPart};
 use crate::kernel::GuestKernel;
 use anyhow::{bail, Context};
-use bench_vm::linux::{Config, Initramfs, KernelImage, LinuxVm};
-use std::path::Path;
+use bench_vm::linux::{Config, GuestMemInfo, Initramfs, KernelImage, LinuxVm};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message, Workload};
+
+/// The hidden `vmvc` subcommand that runs one Linux VM in its own process:
+/// `vmvc __vmm-linux FD KERNEL WORKLOAD RAM_BYTES BOOT_TIMEOUT_MS` (FD: the
+/// inherited socket; KERNEL: a vmlinux or bzImage; WORKLOAD: the
+/// freestanding workload, which becomes `/init`).
+pub const VMM_SUBCOMMAND: &str = "__vmm-linux";
+
+/// The launch phases of `vm-linux:process`, as the harness records them:
+/// `spawn_vmm` (until `spawn()` returns), `vmm_load` (the VMM process starts,
+/// reads the kernel and builds the initramfs), the VMM's own phases
+/// ([`bench_vm::linux::PHASES`]), and `vmm_ready` (the guest's memory
+/// report, the announcement, READY through the socket).
+pub const PROCESS_PHASES: [&str; 9] = [
+    "spawn_vmm",
+    "vmm_load",
+    "kvm_open",
+    "create_vm",
+    "guest_memory",
+    "load_image",
+    "vcpu_setup",
+    "kernel_boot",
+    "vmm_ready",
+];
 
 /// Guest RAM: the kernel (~60 MiB with its page structures), the initramfs,
 /// and the largest buffer the plans use (64 MiB), with room to spare.
@@ -59,17 +95,143 @@ pub fn not_supported_here() -> Option<String> {
     None
 }
 
-/// Builds `vm-linux` for `vmvc run`: not attempted on a PVM host unless
-/// forced (and then no kernel is fetched for nothing); otherwise the guest
-/// kernel is located, or fetched once, saying so. When no kernel can be had,
-/// the environment is skipped with the reason, or fails if it was named.
-pub fn from_context(cx: &super::Context, explicit: bool) -> anyhow::Result<Box<dyn Environment>> {
+/// The arguments of [`VMM_SUBCOMMAND`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmmArgs {
+    pub fd: i32,
+    pub kernel: PathBuf,
+    pub workload: PathBuf,
+    pub ram_bytes: u64,
+    pub boot_timeout: Duration,
+}
+
+impl VmmArgs {
+    /// The arguments after the subcommand, as the harness passes them.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            self.kernel.display().to_string(),
+            self.workload.display().to_string(),
+            self.ram_bytes.to_string(),
+            self.boot_timeout.as_millis().to_string(),
+        ]
+    }
+
+    /// Parses `FD KERNEL WORKLOAD RAM_BYTES BOOT_TIMEOUT_MS`.
+    pub fn parse(args: &[String]) -> Result<VmmArgs, String> {
+        if args.len() != 5 {
+            return Err(format!("expected 5 arguments, got {}", args.len()));
+        }
+        let fd = vmm_process::parse_fd(args.first())?;
+        let number = |i: usize, what: &str| {
+            args[i]
+                .parse::<u64>()
+                .map_err(|_| format!("{what} is not a number: {:?}", args[i]))
+        };
+        Ok(VmmArgs {
+            fd,
+            kernel: PathBuf::from(&args[1]),
+            workload: PathBuf::from(&args[2]),
+            ram_bytes: number(3, "RAM_BYTES")?,
+            boot_timeout: Duration::from_millis(number(4, "BOOT_TIMEOUT_MS")?),
+        })
+    }
+}
+
+/// Entry point of the hidden subcommand; returns the process exit code
+/// (2: bad arguments; 1: the VM failed, said on stderr; else the workload's).
+/// Called by `main` before argument parsing.
+pub fn vmm_main(args: impl Iterator<Item = String>) -> i32 {
+    let args: Vec<String> = args.collect();
+    let a = match VmmArgs::parse(&args) {
+        Ok(a) => a,
+        Err(why) => {
+            eprintln!("vmvc {VMM_SUBCOMMAND}: {why}");
+            eprintln!(
+                "usage: vmvc {VMM_SUBCOMMAND} FD KERNEL WORKLOAD RAM_BYTES BOOT_TIMEOUT_MS  \
+                 (internal: started by vmvc itself)"
+            );
+            return 2;
+        }
+    };
+    // SAFETY: the launcher passed us this fd number of a socket it left open
+    // for us; nothing else in this fresh process owns it.
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(a.fd) };
+    let fail = |e: anyhow::Error| {
+        eprintln!("vmvc {VMM_SUBCOMMAND}: {e:#}");
+        1
+    };
+    let kernel = match std::fs::read(&a.kernel)
+        .with_context(|| format!("reading the guest kernel {}", a.kernel.display()))
+        .and_then(|b| {
+            KernelImage::from_bytes(b)
+                .with_context(|| format!("the guest kernel {}", a.kernel.display()))
+        }) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let init = match std::fs::read(&a.workload)
+        .with_context(|| format!("reading the workload {}", a.workload.display()))
+    {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let initramfs = Initramfs::for_init(&init).to_cpio();
+    drop(init);
+    let config = Config {
+        ram_bytes: a.ram_bytes,
+        boot_timeout: a.boot_timeout,
+        ..Config::default()
+    };
+    match bench_vm::process::serve_linux(sock, kernel, initramfs, &config, &mut std::io::stdout()) {
+        Ok(code) => code,
+        Err(e) => fail(e.into()),
+    }
+}
+
+/// How a `vm-linux` environment runs its VMs.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// The harness process is the VMM.
+    InProcess,
+    /// One VMM process per VM: `exe` (vmvc) re-run with [`VMM_SUBCOMMAND`].
+    OwnProcess { exe: PathBuf },
+}
+
+fn env_name(own_process: bool) -> &'static str {
+    if own_process {
+        "vm-linux:process"
+    } else {
+        "vm-linux"
+    }
+}
+
+fn env_description(own_process: bool, release: &str) -> String {
+    let vmm = if own_process {
+        "with one small VMM process per VM (vmvc re-executed as a VMM), as Firecracker runs one \
+         per microVM"
+    } else {
+        "vmvc itself is the VMM"
+    };
+    format!(
+        "A KVM virtual machine booting a real Linux kernel ({release}) with the workload as /init \
+         in an initramfs; {vmm}."
+    )
+}
+
+/// Builds `vm-linux` (or, `own_process`, `vm-linux:process`) for `vmvc run`:
+/// not attempted on a PVM host unless forced (and then no kernel is fetched
+/// for nothing); otherwise the guest kernel is located, or fetched once,
+/// saying so. When no kernel can be had, the environment is skipped with the
+/// reason, or fails if it was named.
+pub fn from_context(
+    cx: &super::Context,
+    explicit: bool,
+    own_process: bool,
+) -> anyhow::Result<Box<dyn Environment>> {
     let unavailable = |why: String| -> Box<dyn Environment> {
         Box::new(super::Unavailable {
-            name: "vm-linux".into(),
-            description: "A KVM virtual machine booting a real Linux kernel with the workload as \
-                          /init in an initramfs; vmvc itself is the VMM."
-                .into(),
+            name: env_name(own_process).into(),
+            description: env_description(own_process, "any release"),
             why,
         })
     };
@@ -94,12 +256,17 @@ pub fn from_context(cx: &super::Context, explicit: bool) -> anyhow::Result<Box<d
             kernel.bzimage.display()
         ));
     }
-    Ok(Box::new(VmLinux::new(&kernel, cx.exe.path(), cx.force)?))
+    let mut env = VmLinux::new(&kernel, cx.exe.path(), cx.force)?;
+    if own_process {
+        let exe = vmm_process::vmvc_exe(cx.vmvc_exe.as_deref(), "vm-linux:process")?;
+        env.set_mode(Mode::OwnProcess { exe });
+    }
+    Ok(Box::new(env))
 }
 
 pub struct VmLinux {
     /// The kernel file booted (the cached vmlinux, or the bzImage).
-    kernel_path: std::path::PathBuf,
+    kernel_path: PathBuf,
     /// Its bytes, read on the first launch and kept: a 60 MiB image in the
     /// launcher's memory from the start would make every `clone()` the
     /// container rows time slower (the child's page tables are copied), as
@@ -107,7 +274,10 @@ pub struct VmLinux {
     kernel: Option<KernelImage>,
     info: GuestKernel,
     initramfs: Vec<u8>,
+    /// The workload, for the VMM process to build its own initramfs.
+    workload_path: PathBuf,
     config: Config,
+    mode: Mode,
     /// Set when this host cannot run it and we were not forced.
     blocked: Option<String>,
     /// Why the bzImage is booted rather than an extracted vmlinux.
@@ -139,14 +309,25 @@ impl VmLinux {
             kernel: None,
             info: kernel.clone(),
             initramfs: Initramfs::for_init(&init).to_cpio(),
+            workload_path: workload_exe.to_owned(),
             config: Config {
                 ram_bytes: RAM_BYTES,
                 boot_timeout,
                 ..Config::default()
             },
+            mode: Mode::InProcess,
             blocked,
             bzimage_reason,
         })
+    }
+
+    /// Chooses how VMs are run (default: in-process).
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
+    fn own_process(&self) -> bool {
+        matches!(self.mode, Mode::OwnProcess { .. })
     }
 
     /// Why this environment will not launch here (None: it will try).
@@ -167,23 +348,32 @@ impl VmLinux {
 
 impl Environment for VmLinux {
     fn name(&self) -> String {
-        "vm-linux".into()
+        env_name(self.own_process()).into()
     }
 
     fn description(&self) -> String {
-        format!(
-            "A KVM virtual machine booting a real Linux kernel ({}) with the workload as /init in an \
-             initramfs; vmvc itself is the VMM.",
-            self.info.release.as_deref().unwrap_or("unknown release")
+        env_description(
+            self.own_process(),
+            self.info.release.as_deref().unwrap_or("unknown release"),
         )
     }
 
     fn notes(&self) -> Vec<String> {
+        let phases = "kvm_open, create_vm (+ in-kernel interrupt controllers and timer), guest_memory, \
+                      load_image (kernel, initramfs, zero page), vcpu_setup, kernel_boot (first KVM_RUN \
+                      until /init's first instruction says READY: the guest kernel's whole boot)";
         let mut notes = vec![
-            "Startup phases: kvm_open, create_vm (+ in-kernel interrupt controllers and timer), \
-             guest_memory, load_image (kernel, initramfs, zero page), vcpu_setup, kernel_boot (first \
-             KVM_RUN until /init's first instruction says READY: the guest kernel's whole boot)."
-                .into(),
+            if self.own_process() {
+                format!(
+                    "Startup phases: spawn_vmm (fork + exec of the VMM process), vmm_load (the VMM \
+                     starts, reads the kernel image and builds the initramfs), then the VMM's own: \
+                     {phases}; vmm_ready (the guest's memory report, the VMM's announcement, READY \
+                     through the socket). The VMM's phases are placed on the launcher's clock \
+                     (CLOCK_MONOTONIC)."
+                )
+            } else {
+                format!("Startup phases: {phases}.")
+            },
             format!(
                 "Guest kernel: {} booted as {} ({}), command line `{}`, {} MiB of guest RAM.",
                 self.info.version.as_deref().unwrap_or("unknown version"),
@@ -207,6 +397,19 @@ impl Environment for VmLinux {
         }
         if let Some(why) = not_supported_here() {
             notes.push(format!("Forced on an unsupported host: {why}"));
+        }
+        if self.own_process() {
+            notes.push(
+                "Memory: vmm is the VMM process's own memory (every mapping but guest RAM, PSS), \
+                 page_tables its page tables; the guest's view comes from the VMM's announcement."
+                    .into(),
+            );
+        } else {
+            notes.push(
+                "In-process: the VMM's own memory is the harness's and is not split out; see \
+                 vm-linux:process for it."
+                    .into(),
+            );
         }
         notes
     }
@@ -237,9 +440,12 @@ impl Environment for VmLinux {
 
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
         if let Some(why) = &self.blocked {
-            bail!("vm-linux is not attempted on this host: {why}");
+            bail!("{} is not attempted on this host: {why}", self.name());
         }
         let sec_before = bench_vm::hostmem::sec_page_tables().ok().flatten();
+        if let Mode::OwnProcess { exe } = &self.mode {
+            return self.launch_process(exe, sec_before);
+        }
         if self.kernel.is_none() {
             let path = &self.kernel_path;
             let bytes = std::fs::read(path)
@@ -259,6 +465,59 @@ impl Environment for VmLinux {
             sec_before,
             ram_bytes: self.config.ram_bytes,
         }))
+    }
+}
+
+impl VmLinux {
+    /// `vm-linux:process`: the VMM in a process of its own.
+    fn launch_process(
+        &self,
+        exe: &Path,
+        sec_before: Option<u64>,
+    ) -> anyhow::Result<Box<dyn Instance>> {
+        let args = VmmArgs {
+            fd: -1, // not in to_args(): VmmProcess::start puts the socket's first
+            kernel: self.kernel_path.clone(),
+            workload: self.workload_path.clone(),
+            ram_bytes: self.config.ram_bytes,
+            boot_timeout: self.config.boot_timeout,
+        };
+        // READY follows the announcement at once; the boot itself is bounded
+        // by the VMM's own boot timeout.
+        let (mut vmm, s) = VmmProcess::start(
+            exe,
+            VMM_SUBCOMMAND,
+            &args.to_args(),
+            REQUEST_TIMEOUT,
+            sec_before,
+        )
+        .context("launching the Linux VM in its own VMM process")?;
+        let mut marks = vec![("spawn_vmm", s.spawned)];
+        if let Some((start, phases)) = s.vmm_phases() {
+            marks.push(("vmm_load", start));
+            marks.extend(phases);
+        }
+        marks.push(("vmm_ready", s.ready));
+        vmm.set_launch(Launch::from_marks(s.t0, &marks));
+        let info = s
+            .announcement
+            .mem_info
+            .context("the VMM process did not announce the guest's memory report")?;
+        vmm.add_part(guest_kernel_part(self.config.ram_bytes, info));
+        vmm.set_teardown_timeout(REQUEST_TIMEOUT);
+        Ok(Box::new(vmm))
+    }
+}
+
+/// The guest kernel's own memory as the guest reports it (info only: it is
+/// inside guest RAM).
+fn guest_kernel_part(ram_bytes: u64, info: GuestMemInfo) -> MemPart {
+    MemPart {
+        name: "guest_kernel",
+        description: "the guest kernel's own memory as the guest sees it: RAM it keeps for itself \
+                      (RAM - MemTotal) plus what was in use at boot (MemTotal - MemFree)",
+        bytes: ram_bytes.saturating_sub(info.mem_free),
+        counts_in_total: false,
     }
 }
 
@@ -297,13 +556,7 @@ impl Instance for LinuxInstance {
                 bytes: touched,
                 counts_in_total: true,
             },
-            MemPart {
-                name: "guest_kernel",
-                description: "the guest kernel's own memory as the guest sees it: RAM it keeps for itself \
-                              (RAM - MemTotal) plus what was in use at boot (MemTotal - MemFree)",
-                bytes: ram_bytes.saturating_sub(info.mem_free),
-                counts_in_total: false,
-            },
+            guest_kernel_part(ram_bytes, info),
         ];
         if let Some(now) = bench_vm::hostmem::sec_page_tables().ok().flatten() {
             parts.push(MemPart {
@@ -375,6 +628,162 @@ mod tests {
             );
             let took = inst.teardown().expect("clean teardown");
             eprintln!("vm-linux teardown {:.2} ms", took.as_secs_f64() * 1e3);
+        }
+    }
+
+    /// In the rig: `vm-linux:process`, the VMM in its own process (the
+    /// `vmvc` binary cargo built), twice: READY with every phase, every
+    /// workload, memory split with the VMM's own part, clean teardown, no
+    /// VMM process left behind.
+    #[test]
+    fn in_the_rig_vm_linux_process_mode_runs_every_workload_splits_memory_and_reaps_its_vmm() {
+        if std::env::var_os("VMVC_RIG").is_none() {
+            eprintln!("SKIPPED vm-linux:process environment test: only in the rig (rig/rig.sh), or on hardware KVM via `vmvc run`");
+            return;
+        }
+        let given = std::env::var_os("VMVC_KERNEL").map(std::path::PathBuf::from);
+        let kernel = crate::kernel::locate(given.as_deref()).expect("the rig provides a kernel");
+        let exe = crate::workload_exe::WorkloadExe::install().expect("workload installed");
+        let mut env = VmLinux::new(&kernel, exe.path(), false).expect("environment");
+        // The vmvc cargo built beside this test binary (target/release/deps/..).
+        let vmvc = std::env::current_exe()
+            .ok()
+            .and_then(|t| Some(t.parent()?.parent()?.join("vmvc")))
+            .filter(|p| p.exists())
+            .expect("target/release/vmvc beside the test binary (cargo test builds it)");
+        env.set_mode(Mode::OwnProcess { exe: vmvc });
+        assert_eq!(env.name(), "vm-linux:process");
+        assert!(env.not_attempted().is_none());
+        for round in 0..2 {
+            let mut inst = env.launch().expect("boots to READY");
+            let l = inst.launch().clone();
+            let names: Vec<&str> = l.phases.iter().map(|(n, _)| *n).collect();
+            assert_eq!(names, PROCESS_PHASES, "phases");
+            let sum: Duration = l.phases.iter().map(|(_, d)| *d).sum();
+            assert_eq!(sum, l.ready, "the phases add up to READY");
+            let boot = l.phases[7].1;
+            assert!(boot > Duration::from_millis(100), "kernel_boot {boot:?}");
+            eprintln!(
+                "vm-linux:process launch {round}: READY after {:.1} ms: {:?}",
+                l.ready.as_secs_f64() * 1e3,
+                l.phases
+            );
+            crate::env::run_every_workload_once(inst.as_mut(), REQUEST_TIMEOUT);
+            let mem = inst.memory().expect("memory");
+            let get = |n: &str| mem.iter().find(|p| p.name == n).map(|p| p.bytes);
+            eprintln!(
+                "vm-linux:process memory (KiB): {:?}",
+                mem.iter()
+                    .map(|p| (p.name, p.bytes >> 10))
+                    .collect::<Vec<_>>()
+            );
+            let guest_ram = get("guest_ram").unwrap_or(0);
+            let vmm = get("vmm").unwrap_or(0);
+            assert!(guest_ram > (8 << 20), "guest RAM touched: {guest_ram}");
+            assert!(
+                vmm > 0 && vmm < guest_ram / 4,
+                "the VMM's own memory {vmm} vs guest RAM {guest_ram}"
+            );
+            assert!(get("page_tables").unwrap_or(0) > 0);
+            assert!(get("kvm_page_tables").is_some(), "SecPageTables in the rig");
+            let gk = get("guest_kernel").unwrap_or(0);
+            assert!(
+                gk > (8 << 20) && gk < RAM_BYTES,
+                "guest kernel's own memory: {gk}"
+            );
+            let took = inst.teardown().expect("clean teardown");
+            eprintln!(
+                "vm-linux:process teardown {:.2} ms",
+                took.as_secs_f64() * 1e3
+            );
+            assert_eq!(vmm_children(), Vec::<u32>::new(), "no VMM process left");
+        }
+    }
+
+    /// This process's children that are VMM processes.
+    fn vmm_children() -> Vec<u32> {
+        let me = std::process::id();
+        let mut found = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid ...`: the comm may hold spaces, so after ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            if ppid == Some(me) && String::from_utf8_lossy(&cmdline).contains(VMM_SUBCOMMAND) {
+                found.push(pid);
+            }
+        }
+        found
+    }
+
+    fn strings(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn vmm_arguments_round_trip() {
+        let a = VmmArgs {
+            fd: 7,
+            kernel: "/cache/vmlinux".into(),
+            workload: "/w/vmvc-workload".into(),
+            ram_bytes: RAM_BYTES,
+            boot_timeout: Duration::from_millis(30_000),
+        };
+        let mut args = vec!["7".to_string()];
+        args.extend(a.to_args());
+        assert_eq!(VmmArgs::parse(&args), Ok(a));
+    }
+
+    #[test]
+    fn bad_vmm_arguments_are_a_usage_error() {
+        let good = ["7", "/k", "/w", "402653184", "30000"];
+        assert!(VmmArgs::parse(&strings(&good)).is_ok());
+        for bad in [
+            &[][..],
+            &good[..4],
+            &["7", "/k", "/w", "402653184", "30000", "extra"][..],
+            &["2", "/k", "/w", "402653184", "30000"][..],
+            &["x", "/k", "/w", "402653184", "30000"][..],
+            &["7", "/k", "/w", "384M", "30000"][..],
+            &["7", "/k", "/w", "402653184", "-1"][..],
+        ] {
+            let e = VmmArgs::parse(&strings(bad));
+            assert!(e.is_err(), "{bad:?} -> {e:?}");
+            // Refused before the FD is taken or anything is read.
+            assert_eq!(vmm_main(strings(bad).into_iter()), 2, "{bad:?}");
+        }
+    }
+
+    /// On a PVM host, vm-linux:process is skipped exactly like vm-linux.
+    #[test]
+    fn the_process_mode_is_skipped_where_vm_linux_is() {
+        let Some(why) = not_supported_here() else {
+            return;
+        };
+        let exe = crate::workload_exe::WorkloadExe::install().expect("workload installed");
+        let say = |_: &str| {};
+        let cx = crate::env::Context {
+            exe: &exe,
+            kernel: None,
+            force: false,
+            say: &say,
+            vmvc_exe: None,
+        };
+        let host = crate::host::detect();
+        for (name, process) in [("vm-linux", false), ("vm-linux:process", true)] {
+            let env = from_context(&cx, true, process).expect("an unavailable environment");
+            assert_eq!(env.name(), name);
+            assert_eq!(
+                env.unavailable(&host).as_deref(),
+                Some(why.as_str()),
+                "{name}"
+            );
         }
     }
 
