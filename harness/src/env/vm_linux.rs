@@ -588,18 +588,26 @@ impl Instance for LinuxInstance {
 mod tests {
     use super::*;
 
-    /// In the rig (rig/rig.sh sets VMVC_RIG and VMVC_KERNEL): the whole
-    /// environment, as `vmvc run` uses it. Elsewhere it says why it skips.
-    #[test]
-    fn in_the_rig_launch_runs_every_workload_reports_memory_and_tears_down() {
+    /// The environment as the rig's tests use it (rig/rig.sh sets VMVC_RIG
+    /// and VMVC_KERNEL); elsewhere `None`, having said why the test skips.
+    fn rig_env(what: &str) -> Option<VmLinux> {
         if std::env::var_os("VMVC_RIG").is_none() {
-            eprintln!("SKIPPED vm-linux environment test: only in the rig (rig/rig.sh), or on hardware KVM via `vmvc run`");
-            return;
+            eprintln!("SKIPPED {what} environment test: only in the rig (rig/rig.sh), or on hardware KVM via `vmvc run`");
+            return None;
         }
         let given = std::env::var_os("VMVC_KERNEL").map(std::path::PathBuf::from);
         let kernel = crate::kernel::locate(given.as_deref()).expect("the rig provides a kernel");
         let exe = crate::workload_exe::WorkloadExe::install().expect("workload installed");
-        let mut env = VmLinux::new(&kernel, exe.path(), false).expect("environment");
+        Some(VmLinux::new(&kernel, exe.path(), false).expect("environment"))
+    }
+
+    /// In the rig (rig/rig.sh sets VMVC_RIG and VMVC_KERNEL): the whole
+    /// environment, as `vmvc run` uses it. Elsewhere it says why it skips.
+    #[test]
+    fn in_the_rig_launch_runs_every_workload_reports_memory_and_tears_down() {
+        let Some(mut env) = rig_env("vm-linux") else {
+            return;
+        };
         assert!(env.not_attempted().is_none());
         for round in 0..2 {
             let mut inst = env.launch().expect("boots to READY");
@@ -637,14 +645,9 @@ mod tests {
     /// VMM process left behind.
     #[test]
     fn in_the_rig_vm_linux_process_mode_runs_every_workload_splits_memory_and_reaps_its_vmm() {
-        if std::env::var_os("VMVC_RIG").is_none() {
-            eprintln!("SKIPPED vm-linux:process environment test: only in the rig (rig/rig.sh), or on hardware KVM via `vmvc run`");
+        let Some(mut env) = rig_env("vm-linux:process") else {
             return;
-        }
-        let given = std::env::var_os("VMVC_KERNEL").map(std::path::PathBuf::from);
-        let kernel = crate::kernel::locate(given.as_deref()).expect("the rig provides a kernel");
-        let exe = crate::workload_exe::WorkloadExe::install().expect("workload installed");
-        let mut env = VmLinux::new(&kernel, exe.path(), false).expect("environment");
+        };
         // The vmvc cargo built beside this test binary (target/release/deps/..).
         let vmvc = std::env::current_exe()
             .ok()
