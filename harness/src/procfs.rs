@@ -43,16 +43,22 @@ pub fn available_memory() -> Option<u64> {
     Some(meminfo("MemAvailable:")? + pcp * page)
 }
 
+/// A process's page tables (`VmPTE` in /proc/PID/status), bytes: kernel
+/// memory outside the process's own mappings.
+pub fn page_tables(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    Ok(kb_field(&status, "VmPTE:").unwrap_or(0))
+}
+
 /// What a plain process costs: its proportional set size (shared pages
 /// split among their users) and its page tables, which the kernel keeps
 /// outside the process's own memory.
 pub fn process_parts(pid: u32) -> anyhow::Result<Vec<MemPart>> {
     let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
         .with_context(|| format!("reading /proc/{pid}/smaps_rollup"))?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
     let pss = kb_field(&rollup, "Pss:").context("no Pss in smaps_rollup")?;
-    let pte = kb_field(&status, "VmPTE:").unwrap_or(0);
+    let pte = page_tables(pid)?;
     Ok(vec![
         MemPart {
             name: "workload",

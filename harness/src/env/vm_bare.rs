@@ -14,7 +14,6 @@ use super::vmm_process::{self, VmmProcess};
 use super::{Environment, Instance, Launch, MemPart};
 use anyhow::Context;
 use bench_vm::{BareVm, Config};
-use std::path::PathBuf;
 use std::time::Duration;
 use workload::protocol::{Command, Message, Workload};
 
@@ -65,14 +64,7 @@ pub fn vmm_main(args: impl Iterator<Item = String>) -> i32 {
     }
 }
 
-/// How a `vm-bare` environment runs its VMs.
-#[derive(Debug, Clone)]
-pub enum Mode {
-    /// The harness process is the VMM.
-    InProcess,
-    /// One VMM process per VM: this executable re-run with [`VMM_SUBCOMMAND`].
-    OwnProcess { exe: PathBuf },
-}
+pub use super::vmm_process::Mode;
 
 pub struct VmBare {
     mode: Mode,

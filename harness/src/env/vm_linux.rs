@@ -188,14 +188,7 @@ pub fn vmm_main(args: impl Iterator<Item = String>) -> i32 {
     }
 }
 
-/// How a `vm-linux` environment runs its VMs.
-#[derive(Debug, Clone)]
-pub enum Mode {
-    /// The harness process is the VMM.
-    InProcess,
-    /// One VMM process per VM: `exe` (vmvc) re-run with [`VMM_SUBCOMMAND`].
-    OwnProcess { exe: PathBuf },
-}
+pub use super::vmm_process::Mode;
 
 fn env_name(own_process: bool) -> &'static str {
     if own_process {

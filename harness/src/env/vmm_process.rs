@@ -21,6 +21,16 @@ use std::process::{Child, Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message};
 
+/// How a VM environment (`vm-bare`, `vm-linux`) runs its VMs.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// The harness process is the VMM.
+    InProcess,
+    /// One VMM process per VM: `exe` (vmvc) re-run in the environment's
+    /// hidden VMM subcommand.
+    OwnProcess { exe: PathBuf },
+}
+
 /// The `vmvc` binary to re-run as a VMM: `given`, else this executable.
 /// Only `vmvc` has the hidden VMM modes (a test or bench binary would take
 /// the arguments for something else; those pass vmvc's path).
@@ -209,9 +219,7 @@ impl Instance for VmmProcess {
         // Pss: the VMM's code pages are shared by every VMM process (and
         // vmvc), so each is charged its share, as for native.
         let split = bench_vm::hostmem::rss_split(Some(pid), self.guest_ram.clone(), "Pss")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .with_context(|| format!("reading /proc/{pid}/status"))?;
-        let pte = crate::procfs::kb_field(&status, "VmPTE:").unwrap_or(0);
+        let pte = crate::procfs::page_tables(pid)?;
         let mut parts = vec![
             MemPart {
                 name: "guest_ram",
