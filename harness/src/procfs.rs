@@ -75,6 +75,72 @@ pub fn process_parts(pid: u32) -> anyhow::Result<Vec<MemPart>> {
     ])
 }
 
+/// Host pids of every process below `pid`, parents before children.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        for c in children(p) {
+            if !found.contains(&c) {
+                found.push(c);
+                todo.push(c);
+            }
+        }
+    }
+    found
+}
+
+/// Direct children of `pid`. The kernel lists a child under the *thread*
+/// that created it (proc(5), /proc/PID/task/TID/children), and a Go program
+/// like runc may fork from any thread: so every thread is read. Kernels
+/// built without CONFIG_PROC_CHILDREN lack that file; then every process's
+/// parent is read instead.
+pub fn children(pid: u32) -> Vec<u32> {
+    let parse = |text: &str| -> Vec<u32> {
+        text.split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect()
+    };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut kids = Vec::new();
+    let mut have_file = false;
+    for t in tasks.flatten() {
+        if let Ok(text) = std::fs::read_to_string(t.path().join("children")) {
+            have_file = true;
+            kids.extend(parse(&text));
+        }
+    }
+    if have_file {
+        return kids;
+    }
+    let Ok(all) = std::fs::read_dir("/proc") else {
+        return kids;
+    };
+    for e in all.flatten() {
+        let Some(p) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let status = std::fs::read_to_string(e.path().join("status")).unwrap_or_default();
+        let ppid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        if ppid == Some(pid) {
+            kids.push(p);
+        }
+    }
+    kids
+}
+
+/// The process's name (`/proc/PID/comm`: the executable's name, at most 15 bytes).
+pub fn comm(pid: u32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

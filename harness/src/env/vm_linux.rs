@@ -594,6 +594,48 @@ mod tests {
         Some(VmLinux::new(&kernel, exe.path(), false).expect("environment"))
     }
 
+    /// One launch of `env` as both rig tests check it: READY with `phases`,
+    /// every workload, memory, and the guest kernel's own memory in range.
+    fn one_round(
+        env: &mut VmLinux,
+        round: usize,
+        phases: &[&str],
+    ) -> (Box<dyn Instance>, Launch, Vec<MemPart>) {
+        let what = env.name();
+        let mut inst = env.launch().expect("boots to READY");
+        let l = inst.launch().clone();
+        let names: Vec<&str> = l.phases.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, phases, "phases");
+        eprintln!(
+            "{what} launch {round}: READY after {:.1} ms: {:?}",
+            l.ready.as_secs_f64() * 1e3,
+            l.phases
+        );
+        crate::env::run_every_workload_once(inst.as_mut(), REQUEST_TIMEOUT);
+        let mem = inst.memory().expect("memory");
+        eprintln!(
+            "{what} memory (KiB): {:?}",
+            mem.iter()
+                .map(|p| (p.name, p.bytes >> 10))
+                .collect::<Vec<_>>()
+        );
+        let gk = part(&mem, "guest_kernel").unwrap_or(0);
+        assert!(
+            gk > (8 << 20) && gk < RAM_BYTES,
+            "guest kernel's own memory: {gk}"
+        );
+        (inst, l, mem)
+    }
+
+    fn part(mem: &[MemPart], name: &str) -> Option<u64> {
+        mem.iter().find(|p| p.name == name).map(|p| p.bytes)
+    }
+
+    fn tear_down(inst: Box<dyn Instance>, what: &str) {
+        let took = inst.teardown().expect("clean teardown");
+        eprintln!("{what} teardown {:.2} ms", took.as_secs_f64() * 1e3);
+    }
+
     /// In the rig (rig/rig.sh sets VMVC_RIG and VMVC_KERNEL): the whole
     /// environment, as `vmvc run` uses it. Elsewhere it says why it skips.
     #[test]
@@ -603,32 +645,9 @@ mod tests {
         };
         assert!(env.not_attempted().is_none());
         for round in 0..2 {
-            let mut inst = env.launch().expect("boots to READY");
-            let l = inst.launch().clone();
-            let names: Vec<&str> = l.phases.iter().map(|(n, _)| *n).collect();
-            assert_eq!(names, bench_vm::linux::PHASES, "phases");
-            eprintln!(
-                "vm-linux launch {round}: READY after {:.1} ms: {:?}",
-                l.ready.as_secs_f64() * 1e3,
-                l.phases
-            );
-            crate::env::run_every_workload_once(inst.as_mut(), REQUEST_TIMEOUT);
-            let mem = inst.memory().expect("memory");
-            let get = |n: &str| mem.iter().find(|p| p.name == n).map(|p| p.bytes);
-            eprintln!(
-                "vm-linux memory: {:?}",
-                mem.iter()
-                    .map(|p| (p.name, p.bytes >> 10))
-                    .collect::<Vec<_>>()
-            );
-            assert!(get("guest_ram").unwrap_or(0) > 0);
-            let gk = get("guest_kernel").unwrap_or(0);
-            assert!(
-                gk > (8 << 20) && gk < RAM_BYTES,
-                "guest kernel's own memory: {gk}"
-            );
-            let took = inst.teardown().expect("clean teardown");
-            eprintln!("vm-linux teardown {:.2} ms", took.as_secs_f64() * 1e3);
+            let (inst, _, mem) = one_round(&mut env, round, &bench_vm::linux::PHASES);
+            assert!(part(&mem, "guest_ram").unwrap_or(0) > 0);
+            tear_down(inst, "vm-linux");
         }
     }
 
@@ -651,28 +670,12 @@ mod tests {
         assert_eq!(env.name(), "vm-linux:process");
         assert!(env.not_attempted().is_none());
         for round in 0..2 {
-            let mut inst = env.launch().expect("boots to READY");
-            let l = inst.launch().clone();
-            let names: Vec<&str> = l.phases.iter().map(|(n, _)| *n).collect();
-            assert_eq!(names, PROCESS_PHASES, "phases");
+            let (inst, l, mem) = one_round(&mut env, round, &PROCESS_PHASES);
             let sum: Duration = l.phases.iter().map(|(_, d)| *d).sum();
             assert_eq!(sum, l.ready, "the phases add up to READY");
             let boot = l.phases[7].1;
             assert!(boot > Duration::from_millis(100), "kernel_boot {boot:?}");
-            eprintln!(
-                "vm-linux:process launch {round}: READY after {:.1} ms: {:?}",
-                l.ready.as_secs_f64() * 1e3,
-                l.phases
-            );
-            crate::env::run_every_workload_once(inst.as_mut(), REQUEST_TIMEOUT);
-            let mem = inst.memory().expect("memory");
-            let get = |n: &str| mem.iter().find(|p| p.name == n).map(|p| p.bytes);
-            eprintln!(
-                "vm-linux:process memory (KiB): {:?}",
-                mem.iter()
-                    .map(|p| (p.name, p.bytes >> 10))
-                    .collect::<Vec<_>>()
-            );
+            let get = |n: &str| part(&mem, n);
             let guest_ram = get("guest_ram").unwrap_or(0);
             let vmm = get("vmm").unwrap_or(0);
             assert!(guest_ram > (8 << 20), "guest RAM touched: {guest_ram}");
@@ -682,40 +685,20 @@ mod tests {
             );
             assert!(get("page_tables").unwrap_or(0) > 0);
             assert!(get("kvm_page_tables").is_some(), "SecPageTables in the rig");
-            let gk = get("guest_kernel").unwrap_or(0);
-            assert!(
-                gk > (8 << 20) && gk < RAM_BYTES,
-                "guest kernel's own memory: {gk}"
-            );
-            let took = inst.teardown().expect("clean teardown");
-            eprintln!(
-                "vm-linux:process teardown {:.2} ms",
-                took.as_secs_f64() * 1e3
-            );
+            tear_down(inst, "vm-linux:process");
             assert_eq!(vmm_children(), Vec::<u32>::new(), "no VMM process left");
         }
     }
 
     /// This process's children that are VMM processes.
     fn vmm_children() -> Vec<u32> {
-        let me = std::process::id();
-        let mut found = Vec::new();
-        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
-                continue;
-            };
-            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            // `pid (comm) state ppid ...`: the comm may hold spaces, so after ')'.
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
-            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            if ppid == Some(me) && String::from_utf8_lossy(&cmdline).contains(VMM_SUBCOMMAND) {
-                found.push(pid);
-            }
-        }
-        found
+        crate::procfs::children(std::process::id())
+            .into_iter()
+            .filter(|pid| {
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                String::from_utf8_lossy(&cmdline).contains(VMM_SUBCOMMAND)
+            })
+            .collect()
     }
 
     fn strings(a: &[&str]) -> Vec<String> {
