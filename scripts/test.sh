@@ -21,7 +21,9 @@ cargo bench -p harness -- --test 2>&1
 
 step "3/3 rig/rig.sh (VM and cgroup v2 tests under emulated AMD-V)"
 if command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null; then
-  rig/rig.sh
+  # A run takes ~100 s; a guest that hangs is stopped after 600 s and the
+  # boot retried once (rig.sh), so a hang costs minutes, not the CI budget.
+  rig/rig.sh --timeout 600
 elif [ "${VMVC_REQUIRE_KVM:-}" = 1 ]; then
   echo "test.sh: VMVC_REQUIRE_KVM=1 but the rig cannot run: qemu-system-x86_64 or cpio missing (run scripts/setup.sh as root)" >&2
   exit 1

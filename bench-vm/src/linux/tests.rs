@@ -207,10 +207,13 @@ fn vmlinux_boots_to_ready_and_shuts_down() {
     boot_and_run_everything(&kernel, &init, "vmlinux");
 }
 
-/// A static x86-64 ELF executable whose only instruction is `jmp .`.
-fn spinning_init() -> Vec<u8> {
+/// A static x86-64 ELF executable that waits forever: `pause()` in a loop
+/// (`mov eax, 34; syscall; jmp` back). It never says READY, and it idles
+/// rather than spins: once, in the rig, the nested guest's kernel froze
+/// while an `/init` of `jmp .` spun under emulation (cause not found).
+fn sleeping_init() -> Vec<u8> {
     let base: u64 = 0x40_0000;
-    let code = [0xeb, 0xfe];
+    let code = [0xb8, 34, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7];
     let total = 120 + code.len() as u64;
     let mut e = Vec::new();
     e.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
@@ -238,7 +241,7 @@ fn a_guest_that_never_says_ready_times_out_with_its_console() {
     let Some((kernel, _)) = prerequisites("never READY") else {
         return;
     };
-    let initramfs = Initramfs::for_init(&spinning_init()).to_cpio();
+    let initramfs = Initramfs::for_init(&sleeping_init()).to_cpio();
     let cfg = Config {
         boot_timeout: Duration::from_secs(40),
         // Without `quiet`, so the console shows how far the kernel got.
