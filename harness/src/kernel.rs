@@ -107,16 +107,7 @@ pub struct GuestKernel {
 
 /// The cache directory (see the module docs).
 pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("VMVC_CACHE").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d).join("vmvc");
-    }
-    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
-        Some(h) => PathBuf::from(h).join(".cache").join("vmvc"),
-        None => std::env::temp_dir().join("vmvc-cache"),
-    }
+    crate::cache::dir()
 }
 
 /// The host's own kernel image path, `/boot/vmlinuz-$(uname -r)`.
@@ -209,13 +200,8 @@ impl GuestKernel {
         };
         let dir = out.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(cache_err)?;
-        // Write beside and rename: a concurrent run never sees half a file.
-        let tmp = dir.join(format!(".vmlinux.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, &elf).map_err(cache_err)?;
-        std::fs::rename(&tmp, out).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            cache_err(e)
-        })?;
+        // A concurrent run never sees half a file.
+        crate::cache::write_atomic(out, &elf, 0o644).map_err(cache_err)?;
         Ok(out.clone())
     }
 }
@@ -498,7 +484,7 @@ mod tests {
     fn cache_dir_follows_vmvc_cache() {
         // Only reads the variable; other tests do not set it.
         if std::env::var_os("VMVC_CACHE").is_none() {
-            assert!(cache_dir().ends_with("vmvc") || cache_dir().ends_with("vmvc-cache"));
+            assert!(cache_dir().ends_with("vmvc") || cache_dir().starts_with(std::env::temp_dir()));
         }
     }
 }

@@ -6,6 +6,7 @@
 //! [`stats`] and the host facts ([`host`]). Results go out through the
 //! `reports` crate.
 
+pub mod cache;
 pub mod doctor;
 pub mod env;
 pub mod experiment;

@@ -5,8 +5,7 @@
 //! are written once to a private cache file named after their hash.
 
 use anyhow::Context;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The freestanding Linux workload executable built with this `vmvc`.
@@ -38,20 +37,7 @@ impl WorkloadExe {
         let path = dir.join(format!("vmvc-workload-{hash:016x}"));
         let fresh = std::fs::read(&path).map(|b| b == BYTES).unwrap_or(false);
         if !fresh {
-            // Write to a temporary name then rename, so a concurrent vmvc
-            // never executes a half-written file.
-            let tmp = dir.join(format!(".vmvc-workload-{}", std::process::id()));
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o755)
-                .open(&tmp)
-                .with_context(|| format!("writing {}", tmp.display()))?;
-            f.write_all(BYTES)?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, &path)
+            crate::cache::write_atomic(&path, BYTES, 0o755)
                 .with_context(|| format!("installing {}", path.display()))?;
         }
         Ok(WorkloadExe {
@@ -61,24 +47,12 @@ impl WorkloadExe {
         })
     }
 
-    /// Installs in the default cache: `$XDG_CACHE_HOME/vmvc` or `~/.cache/vmvc`,
-    /// else a per-user directory under the temp dir.
+    /// Installs in vmvc's cache ([`crate::cache::dir`]).
     pub fn install() -> anyhow::Result<WorkloadExe> {
-        WorkloadExe::install_in(&cache_dir())
+        WorkloadExe::install_in(&crate::cache::dir())
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-/// vmvc's per-user cache directory.
-pub fn cache_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(x).join("vmvc");
-    }
-    if let Some(h) = std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        return PathBuf::from(h).join(".cache").join("vmvc");
-    }
-    std::env::temp_dir().join(format!("vmvc-{}", nix::unistd::geteuid()))
 }
