@@ -25,8 +25,8 @@
 //! CPL0, interrupts off, `rdi` = start of the scratch region and `rsi` = its
 //! length in bytes (guest physical = guest virtual addresses).
 
+use crate::platform::Platform;
 use crate::protocol::tag;
-use crate::Platform;
 use core::arch::asm;
 
 /// Workload messages out, command bytes in (one byte per VM exit).

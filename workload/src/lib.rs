@@ -8,12 +8,32 @@
 //! same code runs as a Linux process without libc and as a bare VM guest
 //! without any operating system.
 //!
-//! - [`protocol`]: the messages and their encoding;
+//! The modules, bottom up (each uses only those above it):
+//!
+//! ```text
+//! protocol   message <- tag <- codec: what is said, its tag bytes, the bytes
+//!    ^
+//! platform   the Platform trait (uses nothing)
+//!    ^
+//! run        the five throughput workloads          (protocol, platform)
+//!    ^
+//! serve      READY, then the command loop           (protocol, platform, run)
+//!
+//! linux      raw-syscall platform of the freestanding executable (protocol, platform)
+//! bare       port-I/O platform of the bare KVM guest, the ports the VMM shares (protocol, platform)
+//! vm_init    the workload as /init of a Linux VM    (linux, bare, serve, protocol, platform)
+//! ```
+//!
+//! - [`protocol`]: the messages ([`protocol::message`]), their tag bytes
+//!   ([`protocol::tag`]) and their encoding ([`protocol::codec`]);
+//! - [`Platform`] (`platform.rs`): what differs between environments;
 //! - [`run`]: the five throughput workloads;
-//! - [`serve`]: the command loop every entry point calls after startup;
+//! - [`serve()`] (`serve.rs`): the command loop every entry point calls after startup;
 //! - [`linux`]: the raw-syscall platform of the freestanding Linux executable;
 //! - [`bare`]: the port-I/O platform of the bare KVM guest, and its contract with the VMM;
-//! - [`vm_init`]: the workload as `/init` of a Linux VM (`vm-linux`), talking through the same ports.
+//! - [`vm_init`]: the workload as `/init` of a Linux VM (`vm-linux`), talking through the same ports;
+//! - `rt` (freestanding builds only: entry, panic handler) and `build`
+//!   (host-side, for build scripts) are outside this graph.
 #![cfg_attr(not(test), no_std)]
 // The host-side `build` helper uses std, for build scripts only.
 #[cfg(feature = "build")]
@@ -29,97 +49,8 @@ pub mod rt;
 pub mod run;
 pub mod vm_init;
 
-use protocol::{fault, Command, Message};
+mod platform;
+mod serve;
 
-/// What a workload needs from the environment it runs in.
-pub trait Platform {
-    /// Sends bytes to the launcher; a failure ends the program.
-    fn send(&mut self, bytes: &[u8]);
-    /// Fills `buf` with bytes from the launcher; false when the launcher is gone.
-    fn recv(&mut self, buf: &mut [u8]) -> bool;
-    /// Reads the time-stamp counter. The launcher converts ticks to seconds
-    /// with the host's TSC rate, so every environment is timed by one clock.
-    fn cycles(&mut self) -> u64 {
-        // SAFETY: RDTSC has no memory effects; CR4.TSD is clear on Linux and in
-        // the bare guest, so it is allowed at any privilege level.
-        unsafe { core::arch::x86_64::_rdtsc() }
-    }
-    /// Memory the workload may use: at least `bytes`, writable, owned by the
-    /// workload alone and valid until the next call. `None` if unavailable.
-    fn scratch(&mut self, bytes: usize) -> Option<*mut u8>;
-    /// One trivial system call into whatever kernel is underneath; returns its result.
-    fn trivial_syscall(&mut self) -> u64;
-    /// One round trip to the launcher and back; false if it failed.
-    fn round_trip(&mut self) -> bool;
-    /// Ends the program.
-    fn exit(&mut self, code: i32) -> !;
-}
-
-/// Sends one message.
-pub fn send<P: Platform + ?Sized>(p: &mut P, m: Message) {
-    p.send(m.encode().as_bytes());
-}
-
-/// Reads one command; `None` when the launcher is gone, `Err(tag)` for garbage.
-pub fn recv_command<P: Platform + ?Sized>(p: &mut P) -> Option<Result<Command, u8>> {
-    let mut tag = [0u8; 1];
-    if !p.recv(&mut tag) {
-        return None;
-    }
-    let Some(len) = protocol::payload_len(tag[0]) else {
-        return Some(Err(tag[0]));
-    };
-    let mut payload = [0u8; protocol::MAX_LEN];
-    if !p.recv(&mut payload[..len]) {
-        return None;
-    }
-    Some(Command::decode(tag[0], &payload[..len]).map_err(|_| tag[0]))
-}
-
-/// The command loop: READY, then obey commands until EXIT or the launcher
-/// goes away. Every entry point (Linux process, bare guest) ends here.
-pub fn serve<P: Platform + ?Sized>(p: &mut P) -> ! {
-    send(p, Message::Ready);
-    command_loop(p)
-}
-
-/// The command loop alone, for entry points that send READY (and more)
-/// themselves first, like `/init` of a Linux VM ([`vm_init`]).
-pub fn command_loop<P: Platform + ?Sized>(p: &mut P) -> ! {
-    loop {
-        match recv_command(p) {
-            None => p.exit(3),
-            Some(Err(tag)) => send(
-                p,
-                Message::Fault {
-                    code: fault::BAD_COMMAND,
-                    detail: u64::from(tag),
-                },
-            ),
-            Some(Ok(Command::Exit)) => {
-                send(p, Message::Done);
-                p.exit(0)
-            }
-            Some(Ok(Command::Hold { bytes })) => match run::hold(p, bytes) {
-                Ok(()) => send(p, Message::Held { bytes }),
-                Err(f) => send(p, f),
-            },
-            Some(Ok(Command::Run {
-                workload,
-                size,
-                iterations,
-            })) => {
-                let m = run::run(p, workload, size, iterations).unwrap_or_else(|f| f);
-                send(p, m)
-            }
-            // A PONG outside a boundary run is out of place.
-            Some(Ok(Command::Pong)) => send(
-                p,
-                Message::Fault {
-                    code: fault::BAD_COMMAND,
-                    detail: u64::from(protocol::tag::PONG),
-                },
-            ),
-        }
-    }
-}
+pub use platform::Platform;
+pub use serve::{command_loop, recv_command, send, serve};

@@ -8,8 +8,8 @@
 //! are from the kernel's `arch/x86/entry/syscalls/syscall_64.tbl` and
 //! `syscall(2)`.
 
+use crate::platform::Platform;
 use crate::protocol::tag;
-use crate::Platform;
 use core::arch::asm;
 
 pub const SYS_READ: usize = 0;

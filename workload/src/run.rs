@@ -4,8 +4,8 @@
 //! a checksum that depends on every operation (so the compiler cannot drop
 //! the work). Setup (allocating and filling buffers) is outside the timed part.
 
+use crate::platform::Platform;
 use crate::protocol::{fault, Message, Workload};
-use crate::Platform;
 use core::hint::black_box;
 
 /// Largest buffer a RUN or HOLD may ask for (16 GiB): a guard against garbage.

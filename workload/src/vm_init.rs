@@ -21,8 +21,8 @@
 
 use crate::bare::{inb, outl, PORT_EXIT, PORT_PING};
 use crate::linux::{syscall3, syscall6, LinuxPlatform};
+use crate::platform::Platform;
 use crate::protocol::{info, tag, Message};
-use crate::Platform;
 
 const SYS_OPEN: usize = 2;
 const SYS_CLOSE: usize = 3;
@@ -148,7 +148,7 @@ pub fn main() -> ! {
     let mut p = VmInitPlatform {
         linux: LinuxPlatform::new(-1),
     };
-    crate::send(&mut p, Message::Ready);
+    crate::serve::send(&mut p, Message::Ready);
     let mut buf = [0u8; 4096];
     let n = read_meminfo(&mut buf);
     let text = &buf[..n];
@@ -158,9 +158,9 @@ pub fn main() -> ! {
         (info::MEM_AVAILABLE, b"MemAvailable"),
     ] {
         let value = meminfo_field(text, name).unwrap_or(0);
-        crate::send(&mut p, Message::Info { key, value });
+        crate::serve::send(&mut p, Message::Info { key, value });
     }
-    crate::command_loop(&mut p)
+    crate::serve::command_loop(&mut p)
 }
 
 #[cfg(test)]

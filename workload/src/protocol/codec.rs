@@ -1,170 +1,15 @@
-//! The wire protocol between a workload and its launcher.
+//! Encoding and decoding: messages to bytes and back.
 //!
-//! The same bytes travel every environment's natural path: a socket inherited
-//! by a process (native, containers), or I/O ports trapped by the VMM (VMs).
-//! Every message is one tag byte followed by a fixed little-endian payload, so
-//! a VMM that sees one byte per VM exit can decode it with a tiny state machine
-//! ([`Decoder`]) and no allocation.
-//!
-//! ```text
-//! workload -> launcher            launcher -> workload
-//!   READY                           RUN  workload size iterations
-//!   RESULT workload ops cycles sum  HOLD bytes
-//!   HELD   bytes                    EXIT
-//!   DONE                            PONG   (answer to PING)
-//!   FAULT  code detail
-//!   INFO   key value
-//!   PING   (boundary round trip)
-//! ```
+//! Encoding fills a [`Frame`]: the tag, then each field in little-endian
+//! order, in a fixed-size array (no allocation: the workload has no heap).
+//! Decoding is the reverse, once the tag and its whole payload are known
+//! ([`Message::decode`], [`Command::decode`]). Who reads from a stream gets
+//! those in two steps, one tag byte and then [`payload_len`] bytes:
+//! [`Command::read`] for a command, [`Decoder`] for messages that arrive one
+//! byte at a time (a VMM sees one port write per VM exit).
 
-/// The throughput workloads (DESIGN.md, "Throughput").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Workload {
-    /// Integer work that stays in registers and L1.
-    Cpu = 1,
-    /// Sequential copy over a large buffer: memory bandwidth.
-    MemBw = 2,
-    /// Pointer chase over a large buffer: latency, TLB and nested paging.
-    RandomAccess = 3,
-    /// A trivial system call: whatever kernel the workload runs on.
-    Syscall = 4,
-    /// A round trip to the launcher: pipe/socket for a process, VM exit for a VM.
-    Boundary = 5,
-}
-
-impl Workload {
-    pub const ALL: [Workload; 5] = [
-        Workload::Cpu,
-        Workload::MemBw,
-        Workload::RandomAccess,
-        Workload::Syscall,
-        Workload::Boundary,
-    ];
-
-    pub fn from_u8(v: u8) -> Option<Workload> {
-        Workload::ALL.into_iter().find(|w| *w as u8 == v)
-    }
-
-    /// The name used on the command line and in results.
-    pub fn name(self) -> &'static str {
-        match self {
-            Workload::Cpu => "cpu",
-            Workload::MemBw => "mem_bw",
-            Workload::RandomAccess => "random_access",
-            Workload::Syscall => "syscall",
-            Workload::Boundary => "boundary",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Workload> {
-        Workload::ALL.into_iter().find(|w| w.name() == name)
-    }
-}
-
-/// FAULT codes a workload can report.
-pub mod fault {
-    /// A command tag the workload does not know.
-    pub const BAD_COMMAND: u32 = 1;
-    /// RUN named an unknown workload.
-    pub const BAD_WORKLOAD: u32 = 2;
-    /// Scratch memory of the requested size could not be had (detail: bytes).
-    pub const NO_MEMORY: u32 = 3;
-    /// The workload panicked.
-    pub const PANIC: u32 = 4;
-    /// A parameter was out of range (detail: the value).
-    pub const BAD_PARAMETER: u32 = 5;
-    /// The platform's round trip failed (launcher gone or wrong answer).
-    pub const BOUNDARY: u32 = 6;
-    /// Set by a bare-guest exception handler: detail is the vector.
-    pub const EXCEPTION: u32 = 7;
-
-    pub fn describe(code: u32) -> &'static str {
-        match code {
-            BAD_COMMAND => "unknown command",
-            BAD_WORKLOAD => "unknown workload",
-            NO_MEMORY => "scratch memory unavailable",
-            PANIC => "workload panicked",
-            BAD_PARAMETER => "parameter out of range",
-            BOUNDARY => "round trip to the launcher failed",
-            EXCEPTION => "CPU exception",
-            _ => "unknown fault code",
-        }
-    }
-}
-
-/// INFO keys: facts a workload reports about the system it sees.
-pub mod info {
-    /// `MemTotal` as the (guest) kernel reports it, bytes.
-    pub const MEM_TOTAL: u8 = 1;
-    /// `MemFree`, bytes.
-    pub const MEM_FREE: u8 = 2;
-    /// `MemAvailable`, bytes.
-    pub const MEM_AVAILABLE: u8 = 3;
-    /// The workload's own pid as it sees it.
-    pub const PID: u8 = 4;
-}
-
-/// Tag bytes of messages from the workload.
-pub mod tag {
-    pub const READY: u8 = 0x01;
-    pub const RESULT: u8 = 0x02;
-    pub const HELD: u8 = 0x03;
-    pub const DONE: u8 = 0x04;
-    pub const FAULT: u8 = 0x05;
-    pub const INFO: u8 = 0x06;
-    pub const PING: u8 = 0x07;
-    // Commands from the launcher.
-    pub const RUN: u8 = 0x11;
-    pub const HOLD: u8 = 0x12;
-    pub const EXIT: u8 = 0x13;
-    pub const PONG: u8 = 0x14;
-}
-
-/// Longest encoded message or command, bytes.
-pub const MAX_LEN: usize = 1 + 1 + 8 + 8 + 8;
-
-/// A message from the workload to its launcher.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Message {
-    /// The workload's entry point is running: the end of startup.
-    Ready,
-    /// One finished RUN: `ops` operations took `cycles` time-stamp-counter ticks;
-    /// `checksum` depends on every operation so none can be optimised away.
-    Result {
-        workload: u8,
-        ops: u64,
-        cycles: u64,
-        checksum: u64,
-    },
-    /// HOLD done: `bytes` of scratch memory are touched and stay so.
-    Held { bytes: u64 },
-    /// Answer to EXIT; the workload exits right after.
-    Done,
-    /// Something went wrong; see [`fault`].
-    Fault { code: u32, detail: u64 },
-    /// A fact about the system as the workload sees it; see [`info`].
-    Info { key: u8, value: u64 },
-    /// First half of a boundary round trip; the launcher answers PONG.
-    Ping,
-}
-
-/// A command from the launcher to the workload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// Run `workload` over a buffer of `size` bytes for `iterations`.
-    Run {
-        workload: u8,
-        size: u64,
-        iterations: u64,
-    },
-    /// Touch `bytes` of scratch memory, answer HELD and keep it touched.
-    Hold { bytes: u64 },
-    /// Answer DONE and exit with status 0.
-    Exit,
-    /// Second half of a boundary round trip.
-    Pong,
-}
+use super::message::{Command, Message, Workload};
+use super::tag::{self, payload_len, MAX_LEN};
 
 /// Decoding failures: the peer sent bytes that are not this protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,19 +27,6 @@ impl core::fmt::Display for ProtocolError {
             ProtocolError::UnknownWorkload(w) => write!(f, "unknown workload id {w}"),
         }
     }
-}
-
-/// Payload length that follows `tag`, or `None` for an unknown tag.
-pub fn payload_len(tag: u8) -> Option<usize> {
-    Some(match tag {
-        tag::READY | tag::DONE | tag::PING | tag::EXIT | tag::PONG => 0,
-        tag::RESULT => 1 + 8 + 8 + 8,
-        tag::HELD | tag::HOLD => 8,
-        tag::FAULT => 4 + 8,
-        tag::INFO => 1 + 8,
-        tag::RUN => 1 + 8 + 8,
-        _ => return None,
-    })
 }
 
 /// An encoded message or command: `bytes[..len]` goes on the wire.
@@ -338,6 +170,22 @@ impl Command {
             other => return Err(ProtocolError::UnknownTag(other)),
         })
     }
+
+    /// Reads the rest of a command from a stream whose tag byte `tag` was
+    /// just read: `read_payload` must fill the buffer it is given (exactly
+    /// [`payload_len`] bytes). `Ok(Err(tag))` for a tag that is no command
+    /// or a command that does not decode; `Err` only from `read_payload`.
+    pub fn read<E>(
+        tag: u8,
+        read_payload: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<Result<Command, u8>, E> {
+        let Some(len) = payload_len(tag) else {
+            return Ok(Err(tag));
+        };
+        let mut payload = [0u8; MAX_LEN];
+        read_payload(&mut payload[..len])?;
+        Ok(Command::decode(tag, &payload[..len]).map_err(|_| tag))
+    }
 }
 
 /// Byte-at-a-time decoder of workload messages, for launchers that receive
@@ -382,6 +230,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::message::{fault, info};
 
     fn all_messages() -> Vec<Message> {
         vec![
@@ -479,15 +328,5 @@ mod tests {
             Command::decode(tag::READY, &[]),
             Err(ProtocolError::UnknownTag(tag::READY))
         );
-    }
-
-    #[test]
-    fn workload_names() {
-        for w in Workload::ALL {
-            assert_eq!(Workload::from_name(w.name()), Some(w));
-            assert_eq!(Workload::from_u8(w as u8), Some(w));
-        }
-        assert_eq!(Workload::from_name("gpu"), None);
-        assert_eq!(Workload::from_u8(0), None);
     }
 }
