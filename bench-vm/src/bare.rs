@@ -18,34 +18,29 @@
 //!
 //! After that, [`BareVm::request`] sends a command byte by byte (each `in`
 //! of the guest is one VM exit), and runs the vCPU until the answer is
-//! complete. The guest's side of the contract is `workload::bare`.
+//! complete. The guest's side of the contract is `workload::bare`; the
+//! VMM's is `crate::protocol_ports`, behind this guest's port map (`Ports`).
 
 use crate::error::{Error, GuestFault, Result};
 use crate::memory::GuestRam;
+use crate::phases::{self, Phases};
+use crate::protocol_ports::ProtocolPorts;
 use crate::vcpu::{ExitCounts, Flow, LongModeEntry, PortIo, Vcpu};
 use crate::vm::{Kvm, Vm};
 use crate::x86;
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use vm_memory::{Bytes, GuestAddress};
 use workload::bare::{
     IMAGE_BASE, PORT_EXCEPTION, PORT_EXIT, PORT_PING, PORT_PROTOCOL, SCRATCH_BASE,
 };
-use workload::protocol::{tag, Command, Decoder, Message};
+use workload::protocol::{Command, Message};
 
 /// The bare guest image (`vmvc-guest` from the workload crate), built by
 /// this crate's build script and embedded here.
 pub static GUEST_IMAGE: &[u8] = include_bytes!(env!("VMVC_GUEST_IMAGE"));
 
-/// The phase names, in order (DESIGN.md, "Startup").
-pub const PHASES: [&str; 6] = [
-    "kvm_open",
-    "create_vm",
-    "guest_memory",
-    "load_image",
-    "vcpu_setup",
-    "guest_boot",
-];
+/// The phase names, in order (DESIGN.md, "Startup"; `crate::phases`).
+pub const PHASES: [&str; 6] = phases::with_guest_boot("guest_boot");
 
 /// A guest image the VMM can load.
 #[derive(Debug, Clone, Copy)]
@@ -87,66 +82,17 @@ impl Config {
     }
 }
 
-/// When each launch phase ended (see the module docs).
-#[derive(Debug, Clone)]
-pub struct Phases {
-    /// Just before the first step (opening /dev/kvm).
-    pub t0: Instant,
-    /// (phase, instant it ended), in order; the last one is READY.
-    pub marks: Vec<(&'static str, Instant)>,
-}
-
-impl Phases {
-    /// `t0` to READY.
-    pub fn ready(&self) -> Duration {
-        self.marks.last().map_or(Duration::ZERO, |(_, at)| {
-            at.saturating_duration_since(self.t0)
-        })
-    }
-
-    /// Durations of each phase.
-    pub fn durations(&self) -> Vec<(&'static str, Duration)> {
-        let mut prev = self.t0;
-        self.marks
-            .iter()
-            .map(|(name, at)| {
-                let d = at.saturating_duration_since(prev);
-                prev = *at;
-                (*name, d)
-            })
-            .collect()
-    }
-}
-
-/// The VMM's side of the port protocol (see `workload::bare`).
+/// The bare guest's port map: the protocol ports (`crate::protocol_ports`),
+/// each with the one access size the guest uses, and the exception port.
+/// Anything else is an error: this guest has no other devices.
 #[derive(Debug, Default)]
-struct Ports {
-    /// Command bytes not yet read by the guest.
-    pending: VecDeque<u8>,
-    decoder: Decoder,
-    /// The last complete message, when the loop paused for it.
-    message: Option<Message>,
-    /// The guest's exit code, once it wrote one.
-    exited: Option<i32>,
-    /// Boundary round trips served.
-    pings: u64,
-}
+struct Ports(ProtocolPorts);
 
 impl PortIo for Ports {
     fn write(&mut self, port: u16, data: &[u8]) -> Result<Flow, GuestFault> {
         match (port, data) {
-            (PORT_PROTOCOL, [byte]) => match self.decoder.push(*byte) {
-                Ok(None) => Ok(Flow::Continue),
-                Ok(Some(m)) => {
-                    self.message = Some(m);
-                    Ok(Flow::Pause)
-                }
-                Err(e) => Err(GuestFault::Protocol(format!("{e} (byte {byte:#04x})"))),
-            },
-            (PORT_EXIT, [a, b, c, d]) => {
-                self.exited = Some(i32::from_le_bytes([*a, *b, *c, *d]));
-                Ok(Flow::Pause)
-            }
+            (PORT_PROTOCOL, [byte]) => self.0.message_byte(*byte),
+            (PORT_EXIT, [a, b, c, d]) => Ok(self.0.exit([*a, *b, *c, *d])),
             (PORT_EXCEPTION, [v, ..]) => Err(GuestFault::Exception {
                 vector: *v,
                 // Filled in from the registers by `exception_details`.
@@ -165,12 +111,11 @@ impl PortIo for Ports {
     fn read(&mut self, port: u16, data: &mut [u8]) -> Result<Flow, GuestFault> {
         match (port, &mut *data) {
             (PORT_PROTOCOL, [byte]) => {
-                *byte = self.pending.pop_front().ok_or(GuestFault::UnexpectedRead)?;
+                *byte = self.0.command_byte()?;
                 Ok(Flow::Continue)
             }
             (PORT_PING, [byte]) => {
-                self.pings += 1;
-                *byte = tag::PONG;
+                *byte = self.0.ping();
                 Ok(Flow::Continue)
             }
             _ => Err(GuestFault::UnexpectedPort {
@@ -229,14 +174,13 @@ impl BareVm {
 
     /// Boots any image and waits for READY on the protocol port.
     pub fn launch_image(image: Image<'_>, config: &Config) -> Result<BareVm> {
-        let t0 = Instant::now();
-        let mut marks = Vec::with_capacity(PHASES.len());
+        let mut phases = Phases::start();
 
         let kvm = Kvm::open()?;
-        marks.push(("kvm_open", Instant::now()));
+        phases.end("kvm_open");
 
         let mut vm = Vm::create(&kvm)?;
-        marks.push(("create_vm", Instant::now()));
+        phases.end("create_vm");
 
         if config.ram_bytes <= SCRATCH_BASE {
             return Err(Error::Memory {
@@ -250,11 +194,11 @@ impl BareVm {
         vm.map_ram(config.ram_bytes)?;
         vm.plug(SLOT_BOOT, 0, SCRATCH_BASE)?;
         let ram = vm.ram()?;
-        marks.push(("guest_memory", Instant::now()));
+        phases.end("guest_memory");
 
         let entry = load(ram, image)?;
         x86::write_boot_tables(ram)?;
-        marks.push(("load_image", Instant::now()));
+        phases.end("load_image");
 
         let vcpu = Vcpu::create(&kvm, &vm, 0)?;
         vcpu.enter_long_mode(&LongModeEntry {
@@ -263,14 +207,14 @@ impl BareVm {
             rdi: SCRATCH_BASE,
             rsi: config.ram_bytes - SCRATCH_BASE,
         })?;
-        marks.push(("vcpu_setup", Instant::now()));
+        phases.end("vcpu_setup");
 
         let mut bare = BareVm {
             vcpu,
             vm,
             _kvm: kvm,
             ports: Ports::default(),
-            phases: Phases { t0, marks },
+            phases,
             dead: None,
             scratch_plugged: false,
         };
@@ -283,7 +227,7 @@ impl BareVm {
                 })
             }
         }
-        bare.phases.marks.push(("guest_boot", Instant::now()));
+        bare.phases.end("guest_boot");
         Ok(bare)
     }
 
@@ -298,14 +242,12 @@ impl BareVm {
             self.dead = Some(e.to_string().lines().next().unwrap_or("failed").to_owned());
             return Err(e);
         }
-        if let Some(m) = self.ports.message.take() {
-            return Ok(m);
-        }
-        let code = self.ports.exited.unwrap_or(-1);
-        self.dead = Some(format!("it exited with code {code}"));
-        Err(Error::Guest {
-            fault: GuestFault::Exited(code),
-            regs: Box::new(self.vcpu.snapshot()),
+        self.ports.0.take_message().map_err(|code| {
+            self.dead = Some(format!("it exited with code {code}"));
+            Error::Guest {
+                fault: GuestFault::Exited(code),
+                regs: Box::new(self.vcpu.snapshot()),
+            }
         })
     }
 
@@ -321,8 +263,7 @@ impl BareVm {
                 .plug(SLOT_SCRATCH, SCRATCH_BASE, ram - SCRATCH_BASE)?;
             self.scratch_plugged = true;
         }
-        self.ports.pending.clear();
-        self.ports.pending.extend(cmd.encode().as_bytes());
+        self.ports.0.send(cmd);
         self.next_message(timeout)
     }
 
@@ -380,7 +321,7 @@ impl BareVm {
 
     /// Boundary round trips (PING port reads) served so far.
     pub fn pings(&self) -> u64 {
-        self.ports.pings
+        self.ports.0.pings()
     }
 
     /// The guest's RAM.

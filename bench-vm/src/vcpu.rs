@@ -112,6 +112,17 @@ enum Step {
     Fault(GuestFault),
 }
 
+impl Step {
+    /// What a port handler's answer means for the loop.
+    fn port(r: Result<Flow, GuestFault>) -> Step {
+        match r {
+            Ok(Flow::Continue) => Step::Continue,
+            Ok(Flow::Pause) => Step::Pause,
+            Err(f) => Step::Fault(f),
+        }
+    }
+}
+
 impl Vcpu {
     /// `KVM_CREATE_VCPU` (id 0) and `KVM_SET_CPUID2` with what the host supports.
     pub fn create(kvm: &Kvm, vm: &Vm, id: u64) -> Result<Vcpu> {
@@ -194,19 +205,11 @@ impl Vcpu {
             let step = match self.fd.run() {
                 Ok(VcpuExit::IoOut(port, data)) => {
                     self.exits.io_out += 1;
-                    match io.write(port, data) {
-                        Ok(Flow::Continue) => Step::Continue,
-                        Ok(Flow::Pause) => Step::Pause,
-                        Err(f) => Step::Fault(f),
-                    }
+                    Step::port(io.write(port, data))
                 }
                 Ok(VcpuExit::IoIn(port, data)) => {
                     self.exits.io_in += 1;
-                    match io.read(port, data) {
-                        Ok(Flow::Continue) => Step::Continue,
-                        Ok(Flow::Pause) => Step::Pause,
-                        Err(f) => Step::Fault(f),
-                    }
+                    Step::port(io.read(port, data))
                 }
                 Ok(VcpuExit::Hlt) => {
                     self.exits.hlt += 1;

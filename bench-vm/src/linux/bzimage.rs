@@ -1,5 +1,5 @@
-//! The bzImage format: what a distribution's `/boot/vmlinuz` is, and how to
-//! get the plain kernel (`vmlinux`) out of it on the host.
+//! The bzImage format: what a distribution's `/boot/vmlinuz` is, and where
+//! the kernel is inside it.
 //!
 //! A bzImage is three things glued together (Linux
 //! `Documentation/arch/x86/boot.rst`, "THE ACTUAL BOOT PROTOCOL" and "DETAILS
@@ -18,22 +18,11 @@
 //! initramfs may use, the longest command line. Booting a bzImage means
 //! running the decompressor inside the guest; under software emulation that
 //! takes seconds (~3 s for Debian's XZ kernel). Since boot protocol 2.08 the
-//! header points at the payload, so the host can decompress it once
-//! (what the kernel's own `scripts/extract-vmlinux` does by searching for
-//! compression magic numbers) and boot the resulting ELF `vmlinux` directly.
-//!
-//! The payload is an ELF `vmlinux` (stripped), followed by relocation
-//! information for KASLR; the last four bytes of the payload hold the
-//! uncompressed size, little-endian (`arch/x86/boot/compressed/Makefile`:
-//! every compressor but gzip runs as `*_with_size`; gzip's own trailer ends
-//! with the same number), which we use to check the result.
-//!
-//! Debian's and Ubuntu's kernels are XZ (with the x86 BCJ filter) or ZSTD,
-//! Fedora's and Arch's ZSTD, older ones gzip: those three are supported, all
-//! with pure-Rust decoders (`xz4rust`, a port of the XZ Embedded decoder the
-//! kernel itself uses; `ruzstd`; `flate2` on `miniz_oxide`).
-
-use std::io::Read;
+//! header points at the payload, so the host can decompress it once and
+//! boot the resulting ELF `vmlinux` directly: [`BzImage::decompress`], in
+//! `super::extract`. This module reads the header, finds the payload and
+//! names its compression, by the magic numbers `scripts/extract-vmlinux`
+//! looks for.
 
 /// Offset of the setup header in the file (boot.rst: "the setup header at 0x1f1").
 pub const SETUP_HEADER_OFFSET: usize = 0x1f1;
@@ -42,8 +31,6 @@ pub const HDRS_MAGIC: u32 = 0x5372_6448;
 /// The oldest protocol we accept: 2.08 added `payload_offset`/`payload_length`
 /// (and 2.06 `cmdline_size`); 2.12 `xloadflags` for 64-bit entry.
 pub const MIN_PROTOCOL: u16 = 0x020c;
-/// Sanity bound on a decompressed kernel (Debian's is ~63 MiB).
-pub const MAX_VMLINUX: usize = 1 << 30;
 
 /// Why a file is not a kernel we can use.
 #[derive(Debug, thiserror::Error)]
@@ -130,10 +117,7 @@ impl Compression {
         } else if starts(b"\x7fELF") {
             Compression::None
         } else {
-            let mut m = [0; 4];
-            let n = payload.len().min(4);
-            m[..n].copy_from_slice(&payload[..n]);
-            Compression::Unknown(m)
+            Compression::Unknown(magic(payload))
         }
     }
 }
@@ -297,68 +281,20 @@ impl<'a> BzImage<'a> {
         self.version_string()
             .and_then(|s| s.split_whitespace().next().map(str::to_owned))
     }
-
-    /// Decompresses the payload into the ELF `vmlinux` (see the module docs).
-    pub fn decompress(&self) -> Result<Vec<u8>, KernelImageError> {
-        let payload = self.payload();
-        let compression = self.compression();
-        if payload.len() < 8 {
-            return Err(KernelImageError::Truncated {
-                what: "the compressed payload",
-                end: 8,
-                len: payload.len(),
-            });
-        }
-        let expected = le32(payload, payload.len() - 4) as usize;
-        if expected > MAX_VMLINUX {
-            return Err(KernelImageError::Decompress {
-                compression,
-                detail: format!("the trailer claims {expected} bytes, more than any kernel"),
-            });
-        }
-        // Every format but gzip has the size appended after the stream.
-        let stream = &payload[..payload.len() - 4];
-        let mut out = Vec::with_capacity(expected);
-        let result = match compression {
-            Compression::Xz => {
-                xz4rust::XzReader::new(std::io::Cursor::new(stream.to_vec())).read_to_end(&mut out)
-            }
-            Compression::Zstd => match ruzstd::decoding::StreamingDecoder::new(stream) {
-                Ok(mut d) => d.read_to_end(&mut out),
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            },
-            Compression::Gzip => flate2::read::GzDecoder::new(payload).read_to_end(&mut out),
-            Compression::None => {
-                out.extend_from_slice(stream);
-                Ok(out.len())
-            }
-            other => return Err(KernelImageError::UnsupportedCompression(other)),
-        };
-        if let Err(e) = result {
-            return Err(KernelImageError::Decompress {
-                compression,
-                detail: e.to_string(),
-            });
-        }
-        if compression != Compression::None && out.len() != expected {
-            return Err(KernelImageError::SizeMismatch {
-                expected,
-                got: out.len(),
-            });
-        }
-        if !out.starts_with(b"\x7fELF") {
-            let mut m = [0; 4];
-            let n = out.len().min(4);
-            m[..n].copy_from_slice(&out[..n]);
-            return Err(KernelImageError::NotElf(m));
-        }
-        Ok(out)
-    }
 }
 
 /// True if `bytes` look like an ELF file (an uncompressed `vmlinux`).
 pub fn is_elf(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x7fELF")
+}
+
+/// The first four bytes (zero-padded): the magic number that names a
+/// format, for error messages about unknown ones.
+pub fn magic(bytes: &[u8]) -> [u8; 4] {
+    let mut m = [0; 4];
+    let n = bytes.len().min(4);
+    m[..n].copy_from_slice(&bytes[..n]);
+    m
 }
 
 #[cfg(test)]
@@ -397,13 +333,13 @@ pub(crate) mod tests {
         b
     }
 
-    fn fake_elf() -> Vec<u8> {
+    pub(crate) fn fake_elf() -> Vec<u8> {
         let mut e = b"\x7fELF".to_vec();
         e.extend((0..10_000u32).map(|i| (i % 251) as u8));
         e
     }
 
-    fn gzip(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(data).expect("writing to a Vec");
         enc.finish().expect("writing to a Vec")
@@ -418,16 +354,6 @@ pub(crate) mod tests {
         assert_eq!(bz.protected_mode_offset(), 1024);
         assert_eq!(bz.compression(), Compression::Gzip);
         assert_eq!(bz.release().as_deref(), Some("6.1.0-test"));
-    }
-
-    #[test]
-    fn gzip_payload_decompresses_to_elf() {
-        let elf = fake_elf();
-        let img = fake_bzimage(&gzip(&elf));
-        let out = BzImage::parse(&img)
-            .and_then(|b| b.decompress())
-            .expect("decompresses");
-        assert_eq!(out, elf);
     }
 
     #[test]
@@ -447,35 +373,6 @@ pub(crate) mod tests {
         let e = BzImage::parse(cut).unwrap_err();
         assert!(matches!(e, KernelImageError::Truncated { .. }), "{e}");
         assert!(e.to_string().contains("truncated"));
-    }
-
-    #[test]
-    fn corrupt_payload_is_named() {
-        let mut payload = gzip(&fake_elf());
-        let mid = payload.len() / 2;
-        for b in &mut payload[mid..mid + 16] {
-            *b ^= 0xff;
-        }
-        let img = fake_bzimage(&payload);
-        let e = BzImage::parse(&img)
-            .and_then(|b| b.decompress())
-            .unwrap_err();
-        assert!(
-            matches!(
-                e,
-                KernelImageError::Decompress { .. } | KernelImageError::SizeMismatch { .. }
-            ),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn unsupported_compression_is_named() {
-        let img = fake_bzimage(b"BZh91AY&SY and more bytes here");
-        let e = BzImage::parse(&img)
-            .and_then(|b| b.decompress())
-            .unwrap_err();
-        assert!(e.to_string().contains("bzip2"), "{e}");
     }
 
     #[test]

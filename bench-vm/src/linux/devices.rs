@@ -4,7 +4,7 @@
 //! interrupt controllers (`KVM_CREATE_IRQCHIP`: PIC, IOAPIC, a local APIC per
 //! vCPU) and timer (`KVM_CREATE_PIT2`: the 8254 PIT and port 0x61), KVM
 //! handles the busiest ones without leaving the kernel. What is left comes to
-//! the VMM as `KVM_EXIT_IO` and ends up in [`Ports`]:
+//! the VMM as `KVM_EXIT_IO` and ends up in `super::ports::LinuxPorts`:
 //!
 //! | ports | device | what we do |
 //! |---|---|---|
@@ -21,6 +21,8 @@
 //! "input buffer empty" bit lets the reboot path write its reset command
 //! without waiting (`arch/x86/kernel/reboot.c`, `kb_wait`).
 
+use crate::error::Error;
+use crate::vm::Vm;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -227,6 +229,43 @@ impl Cmos {
             _ => 0x00,
         }
     }
+}
+
+/// The VM-wide devices KVM emulates in the kernel (see the module docs),
+/// and the irqfd that raises the UART's IRQ 4; returns its eventfd.
+pub fn create_in_kernel(vm: &Vm) -> Result<EventFd, Error> {
+    let fd = vm.inner();
+    // Intel VMX needs three pages for a real-mode TSS somewhere the guest
+    // does not use (api.rst 4.33); the address is the one QEMU and
+    // Firecracker use, just below the BIOS area at 4 GiB. AMD ignores it.
+    fd.set_tss_address(0xfffb_d000)
+        .map_err(|source| Error::Kvm {
+            step: "KVM_SET_TSS_ADDR",
+            source,
+        })?;
+    fd.create_irq_chip().map_err(|source| Error::Kvm {
+        step: "KVM_CREATE_IRQCHIP",
+        source,
+    })?;
+    let pit = kvm_bindings::kvm_pit_config {
+        // Port 0x61 (the PC speaker gate) handled in the kernel too.
+        flags: kvm_bindings::KVM_PIT_SPEAKER_DUMMY,
+        ..Default::default()
+    };
+    fd.create_pit2(pit).map_err(|source| Error::Kvm {
+        step: "KVM_CREATE_PIT2",
+        source,
+    })?;
+    let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(|source| Error::Os {
+        step: "eventfd for the UART interrupt",
+        source,
+    })?;
+    fd.register_irqfd(&irq, COM1_IRQ)
+        .map_err(|source| Error::Kvm {
+            step: "KVM_IRQFD (UART IRQ 4)",
+            source,
+        })?;
+    Ok(irq)
 }
 
 #[cfg(test)]

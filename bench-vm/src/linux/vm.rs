@@ -7,8 +7,8 @@
 //! | `kvm_open` | `open("/dev/kvm")` |
 //! | `create_vm` | `KVM_CREATE_VM`, `KVM_SET_TSS_ADDR`, `KVM_CREATE_IRQCHIP` (PIC, IOAPIC, local APICs in the kernel), `KVM_CREATE_PIT2` (timer), an irqfd for the UART's IRQ 4 |
 //! | `guest_memory` | guest RAM mapped and plugged in |
-//! | `load_image` | kernel, initramfs, command line, zero page, page tables ([`super::boot::load`]) |
-//! | `vcpu_setup` | `KVM_CREATE_VCPU`, CPUID with the hypervisor bit, MSRs, FPU, local APIC LINT0/1, 64-bit registers |
+//! | `load_image` | kernel, initramfs, command line, zero page, page tables ([`super::zero_page::load`]) |
+//! | `vcpu_setup` | `KVM_CREATE_VCPU`, CPUID with the hypervisor bit, MSRs, FPU, local APIC LINT0/1, 64-bit registers ([`super::cpu::setup_vcpu`]) |
 //! | `kernel_boot` | first `KVM_RUN` until `/init`'s first message (READY): the whole guest kernel boot |
 //!
 //! After READY the workload reports what the guest kernel says about its
@@ -21,32 +21,26 @@
 //! VM is simply destroyed. A guest that reboots (`reboot=k`: the i8042 reset
 //! command) or triple-faults stops the VM too; if the console shows a kernel
 //! panic, the error says so. Every error carries the last lines of the
-//! serial console.
+//! serial console ([`LinuxError`], `super::error`). The ports the guest
+//! reaches while it runs are `super::ports`.
 
-use super::boot::{self, KernelImage, Layout, LayoutError};
-use super::devices::{Cmos, IrqLine, SharedConsole, Uart, COM1, COM1_IRQ, I8042};
+use super::cpu;
+use super::devices::{self, IrqLine, SharedConsole};
+use super::error::{LinuxError, ERROR_LINES};
+use super::kernel::KernelImage;
+use super::layout::Layout;
+use super::ports::LinuxPorts;
+use super::zero_page::{self, DEFAULT_CMDLINE};
 use crate::error::{Error, GuestFault};
 use crate::memory::GuestRam;
-use crate::vcpu::{ExitCounts, Flow, PortIo, Vcpu};
+use crate::phases::{self, Phases};
+use crate::vcpu::{ExitCounts, Vcpu};
 use crate::vm::{Kvm, Vm};
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
-use vmm_sys_util::eventfd::EventFd;
-use workload::bare::{PORT_EXIT, PORT_PING, PORT_PROTOCOL};
-use workload::protocol::{info, tag, Command, Decoder, Message};
+use workload::protocol::{info, Command, Message};
 
-/// The phase names, in order.
-pub const PHASES: [&str; 6] = [
-    "kvm_open",
-    "create_vm",
-    "guest_memory",
-    "load_image",
-    "vcpu_setup",
-    "kernel_boot",
-];
-
-/// How many console lines an error carries.
-pub const ERROR_LINES: usize = 25;
+/// The phase names, in order (`crate::phases`).
+pub const PHASES: [&str; 6] = phases::with_guest_boot("kernel_boot");
 
 /// How to build a Linux VM.
 #[derive(Debug, Clone)]
@@ -65,59 +59,9 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             ram_bytes: 256 << 20,
-            cmdline: boot::DEFAULT_CMDLINE.to_owned(),
+            cmdline: DEFAULT_CMDLINE.to_owned(),
             boot_timeout: Duration::from_secs(60),
             console_log: None,
-        }
-    }
-}
-
-/// Errors of a Linux guest: what failed, and what the console showed.
-#[derive(Debug, thiserror::Error)]
-pub enum LinuxError {
-    #[error(transparent)]
-    Layout(#[from] LayoutError),
-    #[error("{error}{}", console_section(.console))]
-    Vm { error: Error, console: String },
-    #[error("the guest kernel panicked: {message}{}", console_section(.console))]
-    Panic { message: String, console: String },
-    #[error("the guest reset itself ({how}) {when}{}", console_section(.console))]
-    Reset {
-        how: &'static str,
-        when: &'static str,
-        console: String,
-    },
-    #[error("the guest never said READY within {after:?}: the kernel did not reach /init, or /init is not the vmvc workload{}", console_section(.console))]
-    NeverReady { after: Duration, console: String },
-}
-
-fn console_section(console: &str) -> String {
-    if console.trim().is_empty() {
-        "\n(the guest printed nothing on its serial console; drop `quiet` from the command line to see the boot)".into()
-    } else {
-        format!("\n--- last lines of the guest's serial console ---\n{console}")
-    }
-}
-
-/// A VMM error with no console to show (e.g. the launcher's socket failed).
-impl From<Error> for LinuxError {
-    fn from(error: Error) -> LinuxError {
-        LinuxError::Vm {
-            error,
-            console: String::new(),
-        }
-    }
-}
-
-impl LinuxError {
-    /// The console lines attached to this error.
-    pub fn console(&self) -> Option<&str> {
-        match self {
-            LinuxError::Layout(_) => None,
-            LinuxError::Vm { console, .. }
-            | LinuxError::Panic { console, .. }
-            | LinuxError::Reset { console, .. }
-            | LinuxError::NeverReady { console, .. } => Some(console),
         }
     }
 }
@@ -128,82 +72,6 @@ pub struct GuestMemInfo {
     pub mem_total: u64,
     pub mem_free: u64,
     pub mem_available: u64,
-}
-
-/// When each launch phase ended.
-pub use crate::bare::Phases;
-
-/// The VMM's ports for a Linux guest (see `devices`).
-struct LinuxPorts {
-    uart: Uart,
-    i8042: I8042,
-    cmos: Cmos,
-    pending: VecDeque<u8>,
-    decoder: Decoder,
-    message: Option<Message>,
-    exited: Option<i32>,
-    pings: u64,
-    /// Accesses to ports with no device (counted, answered with all ones).
-    unhandled: u64,
-}
-
-fn is_uart(port: u16) -> bool {
-    (COM1..COM1 + 8).contains(&port)
-}
-
-impl PortIo for LinuxPorts {
-    fn write(&mut self, port: u16, data: &[u8]) -> Result<Flow, GuestFault> {
-        let byte = data.first().copied().unwrap_or(0);
-        match port {
-            p if is_uart(p) => {
-                // A failed interrupt trigger only delays the guest's driver.
-                let _ = self.uart.write((p - COM1) as u8, byte);
-            }
-            super::devices::I8042_DATA | super::devices::I8042_COMMAND => {
-                self.i8042.write(port, byte);
-                if self.i8042.reset_requested {
-                    return Ok(Flow::Pause);
-                }
-            }
-            super::devices::CMOS_INDEX | super::devices::CMOS_DATA => self.cmos.write(port, byte),
-            PORT_PROTOCOL => match self.decoder.push(byte) {
-                Ok(None) => {}
-                Ok(Some(m)) => {
-                    self.message = Some(m);
-                    return Ok(Flow::Pause);
-                }
-                Err(e) => return Err(GuestFault::Protocol(format!("{e} (byte {byte:#04x})"))),
-            },
-            PORT_EXIT if data.len() == 4 => {
-                self.exited = Some(i32::from_le_bytes([data[0], data[1], data[2], data[3]]));
-                return Ok(Flow::Pause);
-            }
-            _ => self.unhandled += 1,
-        }
-        Ok(Flow::Continue)
-    }
-
-    fn read(&mut self, port: u16, data: &mut [u8]) -> Result<Flow, GuestFault> {
-        data.fill(0xff);
-        let first = match port {
-            p if is_uart(p) => self.uart.read((p - COM1) as u8),
-            super::devices::I8042_DATA | super::devices::I8042_COMMAND => self.i8042.read(port),
-            super::devices::CMOS_INDEX | super::devices::CMOS_DATA => self.cmos.read(port),
-            PORT_PROTOCOL => self.pending.pop_front().ok_or(GuestFault::UnexpectedRead)?,
-            PORT_PING => {
-                self.pings += 1;
-                tag::PONG
-            }
-            _ => {
-                self.unhandled += 1;
-                0xff
-            }
-        };
-        if let Some(d) = data.first_mut() {
-            *d = first;
-        }
-        Ok(Flow::Continue)
-    }
 }
 
 /// A running Linux guest, READY after [`LinuxVm::launch`].
@@ -247,45 +115,34 @@ impl LinuxVm {
             error,
             console: String::new(),
         };
-        let t0 = Instant::now();
-        let mut marks = Vec::with_capacity(PHASES.len());
+        let mut phases = Phases::start();
 
         let kvm = Kvm::open().map_err(vm_err)?;
-        marks.push(("kvm_open", Instant::now()));
+        phases.end("kvm_open");
 
         let mut vm = Vm::create(&kvm).map_err(vm_err)?;
-        let irq = create_devices(&vm).map_err(vm_err)?;
-        marks.push(("create_vm", Instant::now()));
+        let irq = devices::create_in_kernel(&vm).map_err(vm_err)?;
+        phases.end("create_vm");
 
         let ram = vm.add_ram(config.ram_bytes).map_err(vm_err)?;
-        marks.push(("guest_memory", Instant::now()));
+        phases.end("guest_memory");
 
         crate::x86::write_boot_tables(ram).map_err(vm_err)?;
-        let layout = boot::load(ram.mem(), ram.size(), kernel, initramfs, &config.cmdline)?;
-        marks.push(("load_image", Instant::now()));
+        let layout = zero_page::load(ram.mem(), ram.size(), kernel, initramfs, &config.cmdline)?;
+        phases.end("load_image");
 
         let vcpu = Vcpu::create(&kvm, &vm, 0).map_err(vm_err)?;
-        boot::setup_vcpu(&kvm, &vcpu, &layout).map_err(vm_err)?;
-        marks.push(("vcpu_setup", Instant::now()));
+        cpu::setup_vcpu(&kvm, &vcpu, &layout).map_err(vm_err)?;
+        phases.end("vcpu_setup");
 
-        let ports = LinuxPorts {
-            uart: vm_superio::Serial::new(IrqLine(irq), console.clone()),
-            i8042: I8042::default(),
-            cmos: Cmos::default(),
-            pending: VecDeque::new(),
-            decoder: Decoder::new(),
-            message: None,
-            exited: None,
-            pings: 0,
-            unhandled: 0,
-        };
+        let ports = LinuxPorts::new(vm_superio::Serial::new(IrqLine(irq), console.clone()));
         let mut guest = LinuxVm {
             vcpu,
             vm,
             _kvm: kvm,
             ports,
             console,
-            phases: Phases { t0, marks },
+            phases,
             layout,
             mem_info: GuestMemInfo::default(),
             dead: None,
@@ -307,7 +164,7 @@ impl LinuxVm {
             }
             Err(e) => return Err(e),
         }
-        guest.phases.marks.push(("kernel_boot", Instant::now()));
+        guest.phases.end("kernel_boot");
         // /init reports the guest kernel's memory right after READY.
         let mut got = 0;
         while got < 3 {
@@ -397,24 +254,21 @@ impl LinuxVm {
             }
             return Err(LinuxError::Reset { how, when, console });
         }
-        if let Some(m) = self.ports.message.take() {
-            return Ok(m);
-        }
-        let code = self.ports.exited.unwrap_or(-1);
-        self.dead = Some(format!("it exited with code {code}"));
-        Err(LinuxError::Vm {
-            error: Error::Guest {
-                fault: GuestFault::Exited(code),
-                regs: Box::new(self.vcpu.snapshot()),
-            },
-            console: self.console_tail(),
+        self.ports.protocol.take_message().map_err(|code| {
+            self.dead = Some(format!("it exited with code {code}"));
+            LinuxError::Vm {
+                error: Error::Guest {
+                    fault: GuestFault::Exited(code),
+                    regs: Box::new(self.vcpu.snapshot()),
+                },
+                console: self.console_tail(),
+            }
         })
     }
 
     /// Sends one command and returns the workload's answer.
     pub fn request(&mut self, cmd: Command, timeout: Duration) -> Result<Message, LinuxError> {
-        self.ports.pending.clear();
-        self.ports.pending.extend(cmd.encode().as_bytes());
+        self.ports.protocol.send(cmd);
         self.next_message(timeout, "while running a command")
     }
 
@@ -449,7 +303,7 @@ impl LinuxVm {
         self.ports.unhandled
     }
     pub fn pings(&self) -> u64 {
-        self.ports.pings
+        self.ports.protocol.pings()
     }
     pub fn mem_info(&self) -> GuestMemInfo {
         self.mem_info
@@ -467,40 +321,4 @@ impl LinuxVm {
     pub fn vcpu(&self) -> &Vcpu {
         &self.vcpu
     }
-}
-
-/// The VM-wide devices KVM emulates in the kernel, plus the UART's irqfd.
-fn create_devices(vm: &Vm) -> Result<EventFd, Error> {
-    let fd = vm.inner();
-    // Intel VMX needs three pages for a real-mode TSS somewhere the guest
-    // does not use (api.rst 4.33); the address is the one QEMU and
-    // Firecracker use, just below the BIOS area at 4 GiB. AMD ignores it.
-    fd.set_tss_address(0xfffb_d000)
-        .map_err(|source| Error::Kvm {
-            step: "KVM_SET_TSS_ADDR",
-            source,
-        })?;
-    fd.create_irq_chip().map_err(|source| Error::Kvm {
-        step: "KVM_CREATE_IRQCHIP",
-        source,
-    })?;
-    let pit = kvm_bindings::kvm_pit_config {
-        // Port 0x61 (the PC speaker gate) handled in the kernel too.
-        flags: kvm_bindings::KVM_PIT_SPEAKER_DUMMY,
-        ..Default::default()
-    };
-    fd.create_pit2(pit).map_err(|source| Error::Kvm {
-        step: "KVM_CREATE_PIT2",
-        source,
-    })?;
-    let irq = EventFd::new(libc::EFD_NONBLOCK).map_err(|source| Error::Os {
-        step: "eventfd for the UART interrupt",
-        source,
-    })?;
-    fd.register_irqfd(&irq, COM1_IRQ)
-        .map_err(|source| Error::Kvm {
-            step: "KVM_IRQFD (UART IRQ 4)",
-            source,
-        })?;
-    Ok(irq)
 }
