@@ -8,15 +8,12 @@
 //! same code runs as a Linux process without libc and as a bare VM guest
 //! without any operating system.
 //!
-//! The modules, bottom up (each uses only those above it):
+//! The modules, bottom up (each uses only those above it, named in brackets):
 //!
 //! ```text
-//! protocol   message <- tag <- codec: what is said, its tag bytes, the bytes
-//!    ^
-//! platform   the Platform trait (uses nothing)
-//!    ^
+//! protocol   what is said (message), its tag bytes (tag), the bytes (codec: message, tag)
+//! platform   the Platform trait
 //! run        the five throughput workloads          (protocol, platform)
-//!    ^
 //! serve      READY, then the command loop           (protocol, platform, run)
 //!
 //! linux      raw-syscall platform of the freestanding executable (protocol, platform)
