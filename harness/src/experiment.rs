@@ -153,7 +153,7 @@ pub fn startup(
 
 /// Memory: an instance holding `plan.working_set`, measured while idle.
 pub fn memory(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> anyhow::Result<Memory> {
-    let mut parts: Vec<(crate::env::MemPart, Vec<f64>)> = Vec::new();
+    let mut parts: Vec<(crate::measure::MemPart, Vec<f64>)> = Vec::new();
     let mut totals = Vec::new();
     for _ in 0..plan.memory_samples {
         let mut inst = env.launch()?;

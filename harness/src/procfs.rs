@@ -1,6 +1,6 @@
 //! Small readers of /proc and /sys (see proc(5)).
 
-use crate::env::MemPart;
+use crate::measure::MemPart;
 use anyhow::Context;
 
 /// Value of `key` (e.g. `Pss:`) in a `Key:   123 kB` file, in bytes.

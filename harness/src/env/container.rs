@@ -14,7 +14,8 @@
 //! `bench_container::Runtime` removes what crashed earlier runs left behind.
 
 use super::channel::Channel;
-use super::{Environment, Instance, Launch, MemPart};
+use super::{Environment, Instance};
+use crate::measure::{Launch, MemPart};
 use anyhow::Context;
 use bench_container::{Container, Profile, Rootfs, RootfsBuilder, Runtime, Spec};
 use std::os::fd::AsRawFd;

@@ -1,7 +1,8 @@
 //! `native`: the workload as a plain child process (fork + exec), the baseline.
 
 use super::channel::Channel;
-use super::{Environment, Instance, Launch, MemPart};
+use super::{Environment, Instance};
+use crate::measure::{Launch, MemPart};
 use crate::procfs;
 use anyhow::Context;
 use std::path::PathBuf;

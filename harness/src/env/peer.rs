@@ -95,7 +95,8 @@
 //! `src/libcrun/cgroup.c` for the hybrid check.
 
 use super::channel::Channel;
-use super::{Environment, Instance, Launch, MemPart};
+use super::{Environment, Instance};
+use crate::measure::{Launch, MemPart};
 use crate::procfs::{self, comm, descendants};
 use anyhow::{bail, Context};
 use bench_container::owner::{self, Owner};

@@ -11,7 +11,8 @@
 //!   VMM's own, and N of them make a density measurement.
 
 use super::vmm_process::{self, VmmProcess};
-use super::{Environment, Instance, Launch, MemPart};
+use super::{Environment, Instance};
+use crate::measure::{Launch, MemPart};
 use anyhow::Context;
 use bench_vm::{BareVm, Config};
 use std::time::Duration;

@@ -32,8 +32,9 @@
 //! a short timeout.
 
 use super::vmm_process::{self, VmmProcess};
-use super::{Environment, Instance, Launch, MemPart};
+use super::{Environment, Instance};
 use crate::kernel::GuestKernel;
+use crate::measure::{Launch, MemPart};
 use anyhow::{bail, Context};
 use bench_vm::linux::{Config, GuestMemInfo, Initramfs, KernelImage, LinuxVm};
 use std::path::{Path, PathBuf};

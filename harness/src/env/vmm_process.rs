@@ -11,7 +11,8 @@
 //! [`VmmProcess`].
 
 use super::channel::Channel;
-use super::{Instance, Launch, MemPart};
+use super::Instance;
+use crate::measure::{Launch, MemPart};
 use anyhow::{bail, Context};
 use bench_vm::process::{Announcement, ANNOUNCE_END};
 use std::io::BufRead;
