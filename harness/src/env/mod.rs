@@ -7,6 +7,7 @@
 
 pub mod channel;
 pub mod container;
+pub mod kvm_mem;
 pub mod native;
 pub mod peer;
 pub mod vm_bare;

@@ -31,6 +31,7 @@
 //! attempted there unless forced ([`VmLinux::new`]'s `force`), and then with
 //! a short timeout.
 
+use super::kvm_mem;
 use super::vmm_process::{self, VmmProcess};
 use super::{Environment, Instance};
 use crate::kernel::GuestKernel;
@@ -436,7 +437,7 @@ impl Environment for VmLinux {
         if let Some(why) = &self.blocked {
             bail!("{} is not attempted on this host: {why}", self.name());
         }
-        let sec_before = bench_vm::hostmem::sec_page_tables().ok().flatten();
+        let sec_before = kvm_mem::sec_page_tables();
         if let Mode::OwnProcess { exe } = &self.mode {
             return self.launch_process(exe, sec_before);
         }
@@ -544,24 +545,10 @@ impl Instance for LinuxInstance {
         let touched = vm.ram()?.resident_bytes()?;
         let info = vm.mem_info();
         let mut parts = vec![
-            MemPart {
-                name: "guest_ram",
-                description: "guest RAM the guest touched (resident pages of the MAP_NORESERVE mapping, mincore)",
-                bytes: touched,
-                counts_in_total: true,
-            },
+            kvm_mem::guest_ram_resident(touched),
             guest_kernel_part(ram_bytes, info),
         ];
-        if let Some(now) = bench_vm::hostmem::sec_page_tables().ok().flatten() {
-            parts.push(MemPart {
-                name: "kvm_page_tables",
-                description:
-                    "KVM's page tables for this guest (SecPageTables in /proc/meminfo, change \
-                              since launch; other VMs starting meanwhile blur it)",
-                bytes: now.saturating_sub(self.sec_before.unwrap_or(now)),
-                counts_in_total: true,
-            });
-        }
+        parts.extend(kvm_mem::kvm_page_tables(self.sec_before));
         Ok(parts)
     }
 

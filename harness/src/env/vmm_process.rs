@@ -11,6 +11,7 @@
 //! [`VmmProcess`].
 
 use super::channel::Channel;
+use super::kvm_mem;
 use super::Instance;
 use crate::measure::{Launch, MemPart};
 use anyhow::{bail, Context};
@@ -217,31 +218,8 @@ impl Instance for VmmProcess {
             .as_ref()
             .map(|c| c.id())
             .context("VMM process already reaped")?;
-        // Pss: the VMM's code pages are shared by every VMM process (and
-        // vmvc), so each is charged its share, as for native.
-        let split = bench_vm::hostmem::rss_split(Some(pid), self.guest_ram.clone(), "Pss")?;
-        let pte = crate::procfs::page_tables(pid)?;
-        let mut parts = vec![
-            MemPart {
-                name: "guest_ram",
-                description: "guest RAM the guest touched (its mapping in the VMM process, PSS)",
-                bytes: split.guest_ram,
-                counts_in_total: true,
-            },
-            MemPart {
-                name: "vmm",
-                description: "the VMM process's own memory: every mapping but guest RAM (PSS)",
-                bytes: split.vmm_own,
-                counts_in_total: true,
-            },
-            MemPart {
-                name: "page_tables",
-                description: "the VMM process's page tables (VmPTE), kernel memory",
-                bytes: pte,
-                counts_in_total: true,
-            },
-        ];
-        parts.extend(super::vm_bare::kvm_kernel_part(self.sec_before));
+        let mut parts = kvm_mem::vmm_process_parts(pid, self.guest_ram.clone())?;
+        parts.extend(kvm_mem::kvm_page_tables(self.sec_before));
         parts.extend(self.extra.iter().cloned());
         Ok(parts)
     }
