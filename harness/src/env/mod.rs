@@ -6,6 +6,7 @@
 //! adding an environment never touches the measuring code.
 
 pub mod channel;
+pub mod child;
 pub mod container;
 pub mod kvm_mem;
 pub mod native;
