@@ -156,4 +156,16 @@ mod tests {
         let z = "Node 0, zone Normal\n  pages free 5\n    cpu: 0\n              count:    2657\n              high:     16713\n    cpu: 1\n              count: 3\n";
         assert_eq!(super::percpu_free_pages(z), 2660);
     }
+
+    #[test]
+    fn children_of_a_child() {
+        let mut c = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep");
+        let me = std::process::id();
+        assert!(super::descendants(me).contains(&c.id()));
+        let _ = c.kill();
+        let _ = c.wait();
+    }
 }

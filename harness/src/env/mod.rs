@@ -61,6 +61,19 @@ pub trait Instance {
     fn teardown(self: Box<Self>) -> anyhow::Result<Duration>;
 }
 
+/// [`Environment::path_of`] for a host process in a sandbox (containers and
+/// peers): it shares the host kernel with native, so it crosses what native
+/// crosses.
+pub(crate) fn shared_host_kernel_path(w: Workload) -> Option<String> {
+    match w {
+        Workload::Syscall => Some("shared host kernel (getppid), as native".into()),
+        Workload::Boundary => {
+            Some("socket round trip through the shared host kernel, as native".into())
+        }
+        _ => None,
+    }
+}
+
 /// What building an environment may need besides its name.
 pub struct Context<'a> {
     /// The freestanding workload binary, installed.
