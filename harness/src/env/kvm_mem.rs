@@ -76,3 +76,12 @@ pub fn vmm_process_parts(pid: u32, guest_ram: Range<u64>) -> anyhow::Result<Vec<
         },
     ])
 }
+
+/// The note of an in-process VM row: the VMM is the harness, so its own
+/// memory cannot be told apart; `process_row` is the row that splits it.
+pub fn in_process_note(process_row: &str) -> String {
+    format!(
+        "In-process: the VMM's own memory is the harness's and is not split out; see \
+         {process_row} for it."
+    )
+}

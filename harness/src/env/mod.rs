@@ -176,3 +176,18 @@ pub(crate) fn run_every_workload_once(inst: &mut dyn Instance, timeout: Duration
         }
     }
 }
+
+/// Test helper: `inst`'s memory, printed in KiB under `what`.
+#[cfg(test)]
+pub(crate) fn memory_said(inst: &mut dyn Instance, what: &str) -> Vec<MemPart> {
+    let mem = inst.memory().expect("memory");
+    let kib: Vec<(&str, u64)> = mem.iter().map(|p| (p.name, p.bytes >> 10)).collect();
+    eprintln!("{what} memory (KiB): {kib:?}");
+    mem
+}
+
+/// Test helper: the bytes of memory part `name`, if it is there.
+#[cfg(test)]
+pub(crate) fn part(mem: &[MemPart], name: &str) -> Option<u64> {
+    mem.iter().find(|p| p.name == name).map(|p| p.bytes)
+}

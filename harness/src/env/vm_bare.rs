@@ -127,11 +127,7 @@ impl Environment for VmBare {
             }
         }
         if matches!(self.mode, Mode::InProcess) {
-            notes.push(
-                "In-process: the VMM's own memory is the harness's and is not split out; see \
-                 vm-bare:process for it."
-                    .into(),
-            );
+            notes.push(kvm_mem::in_process_note("vm-bare:process"));
         }
         notes
     }

@@ -75,15 +75,9 @@ fn launch_run_measure_teardown(tool: Tool) {
                 descendants(pid).into_iter().map(|p| (p, comm(p))).collect();
             eprintln!("{name}: tool pid {pid} and below it {tree:?}");
         }
-        let mem = inst.memory().expect("memory");
-        eprintln!(
-            "{name} memory (KiB): {:?}",
-            mem.iter()
-                .map(|p| (p.name, p.bytes >> 10))
-                .collect::<Vec<_>>()
-        );
+        let mem = crate::env::memory_said(&mut inst, &name);
         for part in ["runtime", "workload", "page_tables"] {
-            let bytes = mem.iter().find(|p| p.name == part).map(|p| p.bytes);
+            let bytes = crate::env::part(&mem, part);
             assert!(
                 bytes.unwrap_or(0) > 0,
                 "{name}: memory part {part}: {bytes:?}"

@@ -301,11 +301,7 @@ impl Environment for VmLinux {
                     .into(),
             );
         } else {
-            notes.push(
-                "In-process: the VMM's own memory is the harness's and is not split out; see \
-                 vm-linux:process for it."
-                    .into(),
-            );
+            notes.push(kvm_mem::in_process_note("vm-linux:process"));
         }
         notes
     }

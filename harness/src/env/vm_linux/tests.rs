@@ -4,7 +4,7 @@
 //! check the VMM subcommand's arguments and how a PVM host is recognised.
 
 use super::*;
-use crate::env::Instance;
+use crate::env::{part, Instance};
 use crate::measure::{Launch, MemPart};
 use std::time::Duration;
 
@@ -39,23 +39,13 @@ fn one_round(
         l.phases
     );
     crate::env::run_every_workload_once(inst.as_mut(), REQUEST_TIMEOUT);
-    let mem = inst.memory().expect("memory");
-    eprintln!(
-        "{what} memory (KiB): {:?}",
-        mem.iter()
-            .map(|p| (p.name, p.bytes >> 10))
-            .collect::<Vec<_>>()
-    );
+    let mem = crate::env::memory_said(inst.as_mut(), &what);
     let gk = part(&mem, "guest_kernel").unwrap_or(0);
     assert!(
         gk > (8 << 20) && gk < RAM_BYTES,
         "guest kernel's own memory: {gk}"
     );
     (inst, l, mem)
-}
-
-fn part(mem: &[MemPart], name: &str) -> Option<u64> {
-    mem.iter().find(|p| p.name == name).map(|p| p.bytes)
 }
 
 fn tear_down(inst: Box<dyn Instance>, what: &str) {
