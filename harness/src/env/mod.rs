@@ -1,9 +1,22 @@
 //! Environments: what runs the workload (the rows of every table).
 //!
 //! Each environment starts instances of the same workload and hands back an
-//! [`Instance`] that is READY, with the timings of how it got there. The
-//! experiments in [`crate::experiment`] only ever see these two traits, so
-//! adding an environment never touches the measuring code.
+//! [`Instance`] that is READY, with the timings of how it got there
+//! ([`crate::measure`]). The experiments in [`crate::experiment`] only ever
+//! see these two traits, so adding an environment never touches the
+//! measuring code. The rows and what each one runs are defined in DESIGN.md
+//! ("Environments").
+//!
+//! The files, top to bottom (each uses only what is below it, and this file
+//! uses none of them):
+//!
+//! - `registry` (`by_name`, `KNOWN`): every row by name;
+//! - the rows: [`native`], [`container`] (bench-container), [`peer`]
+//!   (crun, runc, bwrap), [`vm_bare`] and [`vm_linux`] (bench-vm);
+//! - [`vmm_process`]: one VMM process per VM, for `vm-bare:process` and
+//!   `vm-linux:process`; [`kvm_mem`]: a VM's memory parts;
+//! - [`child`]: a child process on a channel; [`channel`]: the launcher's
+//!   end of a workload's socket.
 
 pub mod channel;
 pub mod child;
@@ -11,9 +24,12 @@ pub mod container;
 pub mod kvm_mem;
 pub mod native;
 pub mod peer;
+mod registry;
 pub mod vm_bare;
 pub mod vm_linux;
 pub mod vmm_process;
+
+pub use registry::{by_name, KNOWN};
 
 use crate::measure::{Launch, MemPart};
 use std::time::Duration;
@@ -111,53 +127,6 @@ impl Environment for Unavailable {
         anyhow::bail!("{} is not available here: {}", self.name, self.why)
     }
 }
-
-/// Parses one `--env` name into an environment of this build. `explicit`:
-/// the user named it (a missing prerequisite is then an error, not a skip).
-pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<dyn Environment>> {
-    let exe = cx.exe;
-    match name {
-        "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
-        "vm-bare" => Ok(Box::new(vm_bare::VmBare::new(vm_bare::Mode::InProcess))),
-        "container" => Ok(Box::new(container::ContainerEnv::new(
-            "full",
-            exe.path().to_owned(),
-        )?)),
-        other if other.starts_with("container:") => Ok(Box::new(container::ContainerEnv::new(
-            &other["container:".len()..],
-            exe.path().to_owned(),
-        )?)),
-        "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process(
-            cx.vmvc_exe.as_deref(),
-        )?)),
-        "vm-linux" => vm_linux::from_context(cx, explicit, false),
-        "vm-linux:process" => vm_linux::from_context(cx, explicit, true),
-        "peer:crun" | "peer:runc" | "peer:bwrap" => {
-            let env = peer::PeerEnv::from_name(name, exe.path().to_owned())
-                .ok_or_else(|| anyhow::anyhow!("no peer environment {name:?}"))?;
-            Ok(Box::new(env))
-        }
-        other => anyhow::bail!(
-            "unknown environment {other:?}; known environments: {}",
-            KNOWN.join(", ")
-        ),
-    }
-}
-
-/// Every environment name `--env` accepts.
-pub const KNOWN: &[&str] = &[
-    "native",
-    "container:chroot",
-    "container:chroot+cgroup",
-    "container:full",
-    "peer:crun",
-    "peer:runc",
-    "peer:bwrap",
-    "vm-bare",
-    "vm-bare:process",
-    "vm-linux",
-    "vm-linux:process",
-];
 
 /// Test helper: runs every workload once, small, and checks each answer.
 #[cfg(test)]

@@ -1,4 +1,10 @@
 //! `native`: the workload as a plain child process (fork + exec), the baseline.
+//!
+//! Every other row is measured against this one: the same static binary,
+//! started with `fork(2)` + `execve(2)` (std's `Command::spawn`), its socket
+//! inherited as a plain fd. No namespace, no cgroup, no VM: what is left is
+//! what any process costs, its proportional set size and page tables
+//! (proc(5), `/proc/PID/smaps_rollup` and `VmPTE`).
 
 use super::channel::Channel;
 use super::child::ChildProc;

@@ -19,7 +19,7 @@ use reports::DensityPoint;
 /// Density: N idle instances at once, each holding the working set, for
 /// each N in the plan. The drop of the host's available memory (MemAvailable
 /// plus the per-CPU free lists, see [`available_memory`]),
-/// divided by N, cross-checks the per-instance accounting of [`memory`].
+/// divided by N, cross-checks the per-instance accounting of [`memory`](fn@super::memory).
 pub fn density(
     env: &mut dyn Environment,
     plan: &Plan,

@@ -13,9 +13,23 @@
 //! Sources: apt-get(8), apt-cache(8), dpkg-deb(1); the Debian Linux Kernel
 //! Handbook (<https://kernel-team.pages.debian.net/kernel-handbook/>).
 
-use super::{cache_dir, cached, GuestKernel, KernelError};
+use super::{cache_dir, cached, locate, GuestKernel, KernelError};
 use std::path::Path;
 use std::process::{Command, Stdio};
+
+/// [`locate`], and when that finds nothing, [`fetch`] (saying so through `say`).
+pub fn locate_or_fetch(
+    given: Option<&Path>,
+    say: &mut dyn FnMut(&str),
+) -> Result<GuestKernel, KernelError> {
+    match locate(given) {
+        Err(KernelError::NotFound { .. }) => {
+            say("no guest kernel yet: fetching the distribution's kernel package (once; it is cached)");
+            fetch(say)
+        }
+        other => other,
+    }
+}
 
 /// The meta package that points to the distribution's current kernel.
 fn meta_package() -> Result<&'static str, KernelError> {

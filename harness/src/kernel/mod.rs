@@ -29,7 +29,7 @@
 
 mod fetch;
 
-pub use fetch::fetch;
+pub use fetch::{fetch, locate_or_fetch};
 
 use bench_vm::linux::bzimage::{BzImage, KernelImageError};
 use std::path::{Path, PathBuf};
@@ -275,20 +275,6 @@ pub fn locate(given: Option<&Path>) -> Result<GuestKernel, KernelError> {
         host,
         why,
     })
-}
-
-/// [`locate`], and when that finds nothing, [`fetch`] (saying so through `say`).
-pub fn locate_or_fetch(
-    given: Option<&Path>,
-    say: &mut dyn FnMut(&str),
-) -> Result<GuestKernel, KernelError> {
-    match locate(given) {
-        Err(KernelError::NotFound { .. }) => {
-            say("no guest kernel yet: fetching the distribution's kernel package (once; it is cached)");
-            fetch(say)
-        }
-        other => other,
-    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //!
 //! Source: bwrap(1); <https://github.com/containers/bubblewrap>.
 
-use super::{EXE_IN_ROOTFS, FD_IN_CONTAINER};
+use super::tool::{EXE_IN_ROOTFS, FD_IN_CONTAINER};
 use std::path::Path;
 use std::process::Command as Proc;
 

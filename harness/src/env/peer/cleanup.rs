@@ -17,8 +17,7 @@
 //! `Documentation/admin-guide/cgroup-v2.rst`, "Removing cgroups"; the same
 //! holds in v1).
 
-use super::tool::ToolCmd;
-use super::READY_TIMEOUT;
+use super::tool::{ToolCmd, READY_TIMEOUT};
 use anyhow::Context;
 use bench_container::owner::{self, Owner};
 use std::os::unix::fs::DirBuilderExt;

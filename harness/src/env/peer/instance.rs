@@ -13,8 +13,8 @@
 //! left on error and panic paths.
 
 use super::cleanup::{self, PrivateDir};
-use super::tool::ToolCmd;
-use super::{bwrap, oci, PeerEnv, READY_TIMEOUT, WORKLOAD_COMM};
+use super::tool::{ToolCmd, READY_TIMEOUT, WORKLOAD_COMM};
+use super::{bwrap, oci};
 use crate::env::channel::{self, Channel};
 use crate::env::child::ChildProc;
 use crate::env::Instance;
@@ -28,78 +28,86 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message};
 
-impl PeerEnv {
-    /// Starts one instance and returns it READY (the concrete type, for tests).
-    pub(super) fn start(&mut self) -> anyhow::Result<PeerInstance> {
-        self.launches += 1;
-        let n = self.launches;
-        let kind = self.kind;
-        let state = self.state()?;
-        let id = format!("vmvc-{}-{n}", state.tag);
-        let cgroup = kind.is_oci().then(|| {
-            format!(
-                "/{}/{}-peer-{}-{n}",
-                bench_container::cgroup::PARENT,
-                state.tag,
-                kind.name()
-            )
-        });
+/// What every launch of one environment shares.
+pub(super) struct Shared {
+    pub(super) tool: ToolCmd,
+    /// The rootfs with the workload at /vmvc-workload, shared read-only.
+    pub(super) rootfs: Arc<Rootfs>,
+    /// Our private temp dir: one `launch-<n>/` per launch (config.json, the
+    /// tool's stderr).
+    pub(super) dir: Arc<PrivateDir>,
+    /// The memory controller's hierarchy root, for the cgroup charge (OCI).
+    pub(super) memory_root: Option<(PathBuf, &'static str)>,
+    /// This process's owner tag, in every name we create.
+    pub(super) tag: String,
+}
 
-        // Prepared before t0: the launch's directory, its config.json (OCI)
-        // and the file that catches the tool's error messages.
-        let launch_dir = state.dir.path.join(format!("launch-{n}"));
-        std::fs::create_dir(&launch_dir)
-            .with_context(|| format!("creating {}", launch_dir.display()))?;
-        let log_path = launch_dir.join("stderr.log");
-        let log = std::fs::File::create(&log_path)
-            .with_context(|| format!("creating {}", log_path.display()))?;
-        if let Some(cg) = &cgroup {
-            oci::write_config(&launch_dir, state.rootfs.root(), cg)?;
-        }
-        let (chan, theirs) = Channel::pair()?;
-        let mut cmd = state.tool.command(Some(theirs.as_raw_fd()));
-        cmd.stderr(log);
-        if kind.is_oci() {
-            oci::run_args(&mut cmd, &launch_dir, &id);
-        } else {
-            bwrap::args(&mut cmd, state.rootfs.root());
-        }
-        let memory_file = match (&state.memory_root, &cgroup) {
-            (Some((root, file)), Some(cg)) => {
-                Some(root.join(cg.trim_start_matches('/')).join(file))
-            }
-            _ => None,
-        };
-        // From here on, dropping `inst` kills what we started and removes
-        // the container's state and cgroup.
-        let mut inst = PeerInstance {
-            tool: state.tool.clone(),
-            id,
-            cgroup,
-            proc: ChildProc::new(chan),
-            launch: Launch::from_marks(Instant::now(), &[]),
-            launch_dir,
-            memory_file,
-            _dir: state.dir.clone(),
-            _rootfs: state.rootfs.clone(),
-        };
+/// Starts launch number `n` of the environment that shares `state`, and
+/// returns it READY.
+pub(super) fn start(state: &Shared, n: u64) -> anyhow::Result<PeerInstance> {
+    let kind = state.tool.kind;
+    let id = format!("vmvc-{}-{n}", state.tag);
+    let cgroup = kind.is_oci().then(|| {
+        format!(
+            "/{}/{}-peer-{}-{n}",
+            bench_container::cgroup::PARENT,
+            state.tag,
+            kind.name()
+        )
+    });
 
-        let t0 = Instant::now();
-        let spawned = inst
-            .proc
-            .spawn(&mut cmd, theirs)
-            .with_context(|| format!("starting {}", inst.tool.path.display()))?;
-        if let Err(e) = inst.proc.chan.wait_ready(READY_TIMEOUT) {
-            return Err(e.context(format!(
-                "{} did not bring the workload to READY{}",
-                kind.name(),
-                inst.stderr_tail()
-            )));
-        }
-        let ready = Instant::now();
-        inst.launch = Launch::from_marks(t0, &[("spawn", spawned), ("workload_start", ready)]);
-        Ok(inst)
+    // Prepared before t0: the launch's directory, its config.json (OCI)
+    // and the file that catches the tool's error messages.
+    let launch_dir = state.dir.path.join(format!("launch-{n}"));
+    std::fs::create_dir(&launch_dir)
+        .with_context(|| format!("creating {}", launch_dir.display()))?;
+    let log_path = launch_dir.join("stderr.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    if let Some(cg) = &cgroup {
+        oci::write_config(&launch_dir, state.rootfs.root(), cg)?;
     }
+    let (chan, theirs) = Channel::pair()?;
+    let mut cmd = state.tool.command(Some(theirs.as_raw_fd()));
+    cmd.stderr(log);
+    if kind.is_oci() {
+        oci::run_args(&mut cmd, &launch_dir, &id);
+    } else {
+        bwrap::args(&mut cmd, state.rootfs.root());
+    }
+    let memory_file = match (&state.memory_root, &cgroup) {
+        (Some((root, file)), Some(cg)) => Some(root.join(cg.trim_start_matches('/')).join(file)),
+        _ => None,
+    };
+    // From here on, dropping `inst` kills what we started and removes
+    // the container's state and cgroup.
+    let mut inst = PeerInstance {
+        tool: state.tool.clone(),
+        id,
+        cgroup,
+        proc: ChildProc::new(chan),
+        launch: Launch::from_marks(Instant::now(), &[]),
+        launch_dir,
+        memory_file,
+        _dir: state.dir.clone(),
+        _rootfs: state.rootfs.clone(),
+    };
+
+    let t0 = Instant::now();
+    let spawned = inst
+        .proc
+        .spawn(&mut cmd, theirs)
+        .with_context(|| format!("starting {}", inst.tool.path.display()))?;
+    if let Err(e) = inst.proc.chan.wait_ready(READY_TIMEOUT) {
+        return Err(e.context(format!(
+            "{} did not bring the workload to READY{}",
+            kind.name(),
+            inst.stderr_tail()
+        )));
+    }
+    let ready = Instant::now();
+    inst.launch = Launch::from_marks(t0, &[("spawn", spawned), ("workload_start", ready)]);
+    Ok(inst)
 }
 
 /// A running, READY workload under a peer tool.

@@ -26,12 +26,15 @@
 //!
 //! # Where each piece lives
 //!
-//! - this file: the tools, and a tool as an [`Environment`];
-//! - [`tool`]: starting a tool's binary with our socket as fd 3;
-//! - [`oci`]: crun and runc (the OCI bundle, `run`/`delete`/`list`, crun's
-//!   hybrid-cgroup workaround); [`bwrap`]: bubblewrap's command line;
-//! - [`instance`]: one launch, its memory and its teardown;
-//! - [`cleanup`]: leaving nothing behind, even after a crash.
+//! - this file: a tool as an [`Environment`] (its row);
+//! - `instance`: one launch, its memory and its teardown;
+//! - `cleanup`: leaving nothing behind, even after a crash;
+//! - `oci`: crun and runc (the OCI bundle, `run`/`delete`/`list`);
+//!   `bwrap`: bubblewrap's command line;
+//! - `tool`: the tools, and starting one's binary with our socket as fd 3;
+//! - `hybrid`: crun's workaround on hybrid cgroup hosts.
+//!
+//! Each file uses only those listed below it.
 //!
 //! Sources: the OCI runtime specification
 //! (<https://github.com/opencontainers/runtime-spec>: `bundle.md`,
@@ -40,6 +43,7 @@
 
 mod bwrap;
 mod cleanup;
+mod hybrid;
 mod instance;
 mod oci;
 #[cfg(test)]
@@ -47,78 +51,18 @@ mod tests;
 mod tool;
 
 pub use instance::PeerInstance;
+pub use tool::{Tool, READY_TIMEOUT};
 
 use super::{Environment, Instance};
 use anyhow::Context;
 use bench_container::owner::Owner;
-use bench_container::{Layout, Rootfs, RootfsBuilder};
+use bench_container::{Layout, RootfsBuilder};
 use cleanup::PrivateDir;
-use std::os::fd::RawFd;
+use instance::Shared;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
-use tool::ToolCmd;
+use tool::{ToolCmd, EXE_IN_ROOTFS};
 use workload::protocol::Workload;
-
-/// How long a launch (or a tool's exit) may take before it is called failed.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where the workload lives inside the rootfs.
-const EXE_IN_ROOTFS: &str = "/vmvc-workload";
-/// The workload's process name (`/proc/PID/comm`): how we tell it apart from
-/// the tool's own processes.
-const WORKLOAD_COMM: &str = "vmvc-workload";
-/// The fd number the workload finds its socket at, in every peer.
-const FD_IN_CONTAINER: RawFd = 3;
-
-/// Which tool runs the workload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    Crun,
-    Runc,
-    Bwrap,
-}
-
-impl Tool {
-    pub const ALL: [Tool; 3] = [Tool::Crun, Tool::Runc, Tool::Bwrap];
-
-    /// The command's name, also the suffix of the row name `peer:<name>`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Tool::Crun => "crun",
-            Tool::Runc => "runc",
-            Tool::Bwrap => "bwrap",
-        }
-    }
-
-    /// `crun`, `runc` or `bwrap`.
-    pub fn from_name(name: &str) -> Option<Tool> {
-        Tool::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// The Debian/Ubuntu package that provides it.
-    fn package(self) -> &'static str {
-        match self {
-            Tool::Crun => "crun",
-            Tool::Runc => "runc",
-            Tool::Bwrap => "bubblewrap",
-        }
-    }
-
-    /// crun and runc read an OCI bundle and put the container in a cgroup.
-    fn is_oci(self) -> bool {
-        matches!(self, Tool::Crun | Tool::Runc)
-    }
-
-    /// What the `runtime` memory part is, in this tool's terms.
-    fn runtime_description(self) -> &'static str {
-        match self {
-            Tool::Crun => "the `crun run` process waiting in the foreground for the container (PSS and page tables)",
-            Tool::Runc => "the `runc run` process (a Go program) waiting in the foreground for the container (PSS and page tables)",
-            Tool::Bwrap => "bwrap's own processes: the monitor outside the sandbox and the init (pid 1) inside it (PSS and page tables)",
-        }
-    }
-}
 
 /// One peer tool as an environment.
 pub struct PeerEnv {
@@ -127,22 +71,8 @@ pub struct PeerEnv {
     /// Decided once, when the environment is made (see [`oci`]).
     hide_unified: bool,
     /// Made on first launch: so that listing environments needs no root.
-    state: Option<State>,
+    shared: Option<Shared>,
     launches: u64,
-}
-
-/// What every launch of one environment shares.
-struct State {
-    tool: ToolCmd,
-    /// The rootfs with the workload at /vmvc-workload, shared read-only.
-    rootfs: Arc<Rootfs>,
-    /// Our private temp dir: one `launch-<n>/` per launch (config.json, the
-    /// tool's stderr).
-    dir: Arc<PrivateDir>,
-    /// The memory controller's hierarchy root, for the cgroup charge (OCI).
-    memory_root: Option<(PathBuf, &'static str)>,
-    /// This process's owner tag, in every name we create.
-    tag: String,
 }
 
 impl PeerEnv {
@@ -150,8 +80,8 @@ impl PeerEnv {
         PeerEnv {
             kind,
             exe,
-            hide_unified: kind == Tool::Crun && oci::unified_has_controllers(),
-            state: None,
+            hide_unified: kind == Tool::Crun && hybrid::unified_has_controllers(),
+            shared: None,
             launches: 0,
         }
     }
@@ -185,8 +115,9 @@ impl PeerEnv {
         None
     }
 
-    fn state(&mut self) -> anyhow::Result<&State> {
-        if self.state.is_none() {
+    /// What every launch shares, made on the first.
+    fn shared(&mut self) -> anyhow::Result<&Shared> {
+        if self.shared.is_none() {
             let kind = self.kind;
             let path = tool::find(kind.name()).with_context(|| {
                 format!(
@@ -212,7 +143,7 @@ impl PeerEnv {
                 (true, Ok(Layout::V2 { root })) => Some((root, "memory.current")),
                 _ => None,
             };
-            self.state = Some(State {
+            self.shared = Some(Shared {
                 tool,
                 rootfs: Arc::new(rootfs),
                 dir,
@@ -220,7 +151,14 @@ impl PeerEnv {
                 tag,
             });
         }
-        self.state.as_ref().context("peer state")
+        self.shared.as_ref().context("peer state")
+    }
+
+    /// Starts one instance and returns it READY (the concrete type, for tests).
+    fn start(&mut self) -> anyhow::Result<PeerInstance> {
+        self.launches += 1;
+        let n = self.launches;
+        instance::start(self.shared()?, n)
     }
 }
 
@@ -250,7 +188,7 @@ impl Environment for PeerEnv {
             notes.push(bwrap::NOTE.into());
         }
         if self.hide_unified {
-            notes.push(oci::HIDE_UNIFIED_NOTE.into());
+            notes.push(hybrid::HIDE_UNIFIED_NOTE.into());
         }
         notes
     }

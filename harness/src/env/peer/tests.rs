@@ -9,7 +9,7 @@ use super::*;
 use crate::procfs::{comm, descendants};
 use serde_json::json;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Whether `tool` can be tested here; prints a loud SKIPPED line when
 /// not, or fails when VMVC_REQUIRE_PEERS=1 (CI).
@@ -113,7 +113,7 @@ fn launch_run_measure_teardown(tool: Tool) {
     }
     // And the environment's temp dir goes with the environment.
     let dir = env
-        .state
+        .shared
         .as_ref()
         .map(|s| s.dir.path.clone())
         .expect("state");

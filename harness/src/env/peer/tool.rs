@@ -1,4 +1,4 @@
-//! Starting a peer tool's binary: found on PATH (or in the sbin
+//! The peer tools, and starting one's binary: found on PATH (or in the sbin
 //! directories), with our socket passed down as fd 3.
 //!
 //! The workload expects its socket at a fixed fd number, but the number our
@@ -10,15 +10,76 @@
 //! async-signal-safe calls are allowed (signal-safety(7)): raw system calls
 //! on integers, nothing that allocates or locks.
 
-use super::{oci, Tool, FD_IN_CONTAINER};
+use super::hybrid;
 use std::os::fd::RawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command as Proc, Stdio};
+use std::time::Duration;
+
+/// How long a launch (or a tool's exit) may take before it is called failed.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the workload lives inside the rootfs.
+pub(super) const EXE_IN_ROOTFS: &str = "/vmvc-workload";
+/// The workload's process name (`/proc/PID/comm`): how we tell it apart from
+/// the tool's own processes.
+pub(super) const WORKLOAD_COMM: &str = "vmvc-workload";
+/// The fd number the workload finds its socket at, in every peer.
+pub(super) const FD_IN_CONTAINER: RawFd = 3;
+
+/// Which tool runs the workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Crun,
+    Runc,
+    Bwrap,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 3] = [Tool::Crun, Tool::Runc, Tool::Bwrap];
+
+    /// The command's name, also the suffix of the row name `peer:<name>`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Crun => "crun",
+            Tool::Runc => "runc",
+            Tool::Bwrap => "bwrap",
+        }
+    }
+
+    /// `crun`, `runc` or `bwrap`.
+    pub fn from_name(name: &str) -> Option<Tool> {
+        Tool::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// The Debian/Ubuntu package that provides it.
+    pub(super) fn package(self) -> &'static str {
+        match self {
+            Tool::Crun => "crun",
+            Tool::Runc => "runc",
+            Tool::Bwrap => "bubblewrap",
+        }
+    }
+
+    /// crun and runc read an OCI bundle and put the container in a cgroup.
+    pub(super) fn is_oci(self) -> bool {
+        matches!(self, Tool::Crun | Tool::Runc)
+    }
+
+    /// What the `runtime` memory part is, in this tool's terms.
+    pub(super) fn runtime_description(self) -> &'static str {
+        match self {
+            Tool::Crun => "the `crun run` process waiting in the foreground for the container (PSS and page tables)",
+            Tool::Runc => "the `runc run` process (a Go program) waiting in the foreground for the container (PSS and page tables)",
+            Tool::Bwrap => "bwrap's own processes: the monitor outside the sandbox and the init (pid 1) inside it (PSS and page tables)",
+        }
+    }
+}
 
 /// How to start the tool binary: its path and whether crun needs the
-/// hybrid-cgroup workaround ([`oci`]).
+/// hybrid-cgroup workaround ([`hybrid`]).
 #[derive(Debug, Clone)]
 pub(super) struct ToolCmd {
     pub(super) kind: Tool,
@@ -48,7 +109,7 @@ impl ToolCmd {
 /// Runs in the forked child just before exec (see [`ToolCmd::command`]).
 fn in_child(sock: Option<RawFd>, hide_unified: bool) -> std::io::Result<()> {
     if hide_unified {
-        oci::hide_unified_in_child()?;
+        hybrid::hide_unified_in_child()?;
     }
     if let Some(fd) = sock {
         if fd != FD_IN_CONTAINER {

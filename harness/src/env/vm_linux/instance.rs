@@ -1,43 +1,38 @@
 //! `vm-linux` in-process: the harness itself is the VMM of a Linux guest.
 //!
 //! A launch is `bench_vm::linux::LinuxVm::launch` (KVM set-up, the kernel
-//! and initramfs loaded per the x86 boot protocol, the guest's whole boot);
-//! the kernel image is read once and kept. Memory is what the guest touched
+//! and initramfs loaded per the x86 boot protocol, the guest's whole boot). Memory is what the guest touched
 //! of its RAM, what the guest kernel keeps for itself as the guest reports
 //! it (inside guest RAM, for information) and KVM's page tables
 //! ([`crate::env::kvm_mem`]). Teardown asks `/init` to exit, which powers
 //! the guest off, and drops the VM (its fds and mapping).
 
-use super::{guest_kernel_part, VmLinux, REQUEST_TIMEOUT};
+use super::guest::{guest_kernel_part, REQUEST_TIMEOUT};
 use crate::env::kvm_mem;
 use crate::env::Instance;
 use crate::measure::{Launch, MemPart};
 use anyhow::{bail, Context};
-use bench_vm::linux::LinuxVm;
+use bench_vm::linux::{Config, KernelImage, LinuxVm};
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message};
 
-impl VmLinux {
-    /// `vm-linux`: a VM driven by this process.
-    pub(super) fn launch_in_process(
-        &mut self,
-        sec_before: Option<u64>,
-    ) -> anyhow::Result<Box<dyn Instance>> {
-        if self.kernel.is_none() {
-            self.kernel = Some(super::read_kernel(&self.kernel_path)?);
-        }
-        let kernel = self.kernel.as_ref().context("the guest kernel")?;
-        let vm = LinuxVm::launch(kernel, &self.initramfs, &self.config)
-            .context("launching the Linux VM")?;
-        let p = vm.phases();
-        let launch = Launch::from_marks(p.t0, &p.marks);
-        Ok(Box::new(LinuxInstance {
-            vm: Some(vm),
-            launch,
-            sec_before,
-            ram_bytes: self.config.ram_bytes,
-        }))
-    }
+/// `vm-linux`: boots `kernel` with `initramfs` in a VM driven by this
+/// process. `sec_before`: `SecPageTables` read before the launch.
+pub(super) fn launch(
+    kernel: &KernelImage,
+    initramfs: &[u8],
+    config: &Config,
+    sec_before: Option<u64>,
+) -> anyhow::Result<LinuxInstance> {
+    let vm = LinuxVm::launch(kernel, initramfs, config).context("launching the Linux VM")?;
+    let p = vm.phases();
+    let launch = Launch::from_marks(p.t0, &p.marks);
+    Ok(LinuxInstance {
+        vm: Some(vm),
+        launch,
+        sec_before,
+        ram_bytes: config.ram_bytes,
+    })
 }
 
 /// A running Linux guest, driven by the harness process.

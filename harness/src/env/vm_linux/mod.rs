@@ -20,7 +20,7 @@
 //!   the `vmvc` binary re-executed as `vmvc __vmm-linux FD KERNEL WORKLOAD
 //!   RAM_BYTES BOOT_TIMEOUT_MS` ([`VMM_SUBCOMMAND`], [`vmm_main`]), like
 //!   Firecracker, so the VMM's own memory can be measured apart from guest
-//!   RAM and from the harness ([`process`]).
+//!   RAM and from the harness (`process`).
 //!
 //! **Where it runs.** On hardware KVM (VMX/SVM) and in the project's rig
 //! (`rig/`). On a PVM host (`kvm_pvm`) a stock kernel cannot boot (its
@@ -30,14 +30,17 @@
 
 //!
 //! Here: the environment (the kernel and initramfs it boots, its rows'
-//! notes); [`instance`]: the in-process VM; [`process`]: the VMM process,
-//! launcher side and VMM side; `tests`.
+//! notes); below it `instance`, the in-process VM, and `process`, the
+//! VMM process, launcher side and VMM side; below both `guest`, what
+//! every guest is; `tests`.
 
+mod guest;
 mod instance;
 mod process;
 #[cfg(test)]
 mod tests;
 
+pub use guest::{BOOT_TIMEOUT, FORCED_PVM_TIMEOUT, RAM_BYTES, REQUEST_TIMEOUT, RIG_BOOT_TIMEOUT};
 pub use instance::LinuxInstance;
 pub use process::{vmm_main, VmmArgs, PROCESS_PHASES, VMM_SUBCOMMAND};
 
@@ -45,26 +48,10 @@ use super::kvm_mem;
 use super::vmm_process;
 use super::{Environment, Instance};
 use crate::kernel::GuestKernel;
-use crate::measure::MemPart;
 use anyhow::{bail, Context};
-use bench_vm::linux::{Config, GuestMemInfo, Initramfs, KernelImage};
+use bench_vm::linux::{Config, Initramfs, KernelImage};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use workload::protocol::Workload;
-
-/// Guest RAM: the kernel (~60 MiB with its page structures), the initramfs,
-/// and the largest buffer the plans use (64 MiB), with room to spare.
-/// Untouched RAM costs nothing (MAP_NORESERVE).
-pub const RAM_BYTES: u64 = 384 << 20;
-/// Boot to READY, on hardware KVM (a boot takes well under a second there;
-/// minutes would mean it hangs). The rig is slower: see [`RIG_BOOT_TIMEOUT`].
-pub const BOOT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Under the rig's emulation a boot takes 5-10 s.
-pub const RIG_BOOT_TIMEOUT: Duration = Duration::from_secs(120);
-/// With `--force` on PVM: enough to see it fail, not to wait forever.
-pub const FORCED_PVM_TIMEOUT: Duration = Duration::from_secs(20);
-/// Teardown and other requests outside the plans.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Why a Linux guest is not attempted on this host, in plain words; None
 /// when it can run.
@@ -82,13 +69,6 @@ pub fn not_supported_here() -> Option<String> {
         );
     }
     None
-}
-
-/// Reads and checks the guest kernel image at `path` (vmlinux or bzImage).
-fn read_kernel(path: &Path) -> anyhow::Result<KernelImage> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("reading the guest kernel {}", path.display()))?;
-    KernelImage::from_bytes(bytes).with_context(|| format!("the guest kernel {}", path.display()))
 }
 
 pub use super::vmm_process::Mode;
@@ -335,21 +315,21 @@ impl Environment for VmLinux {
             bail!("{} is not attempted on this host: {why}", self.name());
         }
         let sec_before = kvm_mem::sec_page_tables();
-        match &self.mode {
-            Mode::OwnProcess { exe } => self.launch_process(exe, sec_before),
-            Mode::InProcess => self.launch_in_process(sec_before),
+        if let Mode::OwnProcess { exe } = &self.mode {
+            let args = VmmArgs {
+                fd: -1, // not in to_args(): VmmProcess::start puts the socket's first
+                kernel: self.kernel_path.clone(),
+                workload: self.workload_path.clone(),
+                ram_bytes: self.config.ram_bytes,
+                boot_timeout: self.config.boot_timeout,
+            };
+            return process::launch(exe, &args, sec_before);
         }
-    }
-}
-
-/// The guest kernel's own memory as the guest reports it (info only: it is
-/// inside guest RAM).
-fn guest_kernel_part(ram_bytes: u64, info: GuestMemInfo) -> MemPart {
-    MemPart {
-        name: "guest_kernel",
-        description: "the guest kernel's own memory as the guest sees it: RAM it keeps for itself \
-                      (RAM - MemTotal) plus what was in use at boot (MemTotal - MemFree)",
-        bytes: ram_bytes.saturating_sub(info.mem_free),
-        counts_in_total: false,
+        if self.kernel.is_none() {
+            self.kernel = Some(guest::read_kernel(&self.kernel_path)?);
+        }
+        let kernel = self.kernel.as_ref().context("the guest kernel")?;
+        let vm = instance::launch(kernel, &self.initramfs, &self.config, sec_before)?;
+        Ok(Box::new(vm))
     }
 }

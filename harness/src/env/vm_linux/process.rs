@@ -1,6 +1,6 @@
 //! `vm-linux:process`: one small VMM process per Linux VM, both sides of it.
 //!
-//! The launcher ([`VmLinux::launch_process`]) re-runs the `vmvc` binary as
+//! The launcher ([`launch`]) re-runs the `vmvc` binary as
 //! `vmvc __vmm-linux FD KERNEL WORKLOAD RAM_BYTES BOOT_TIMEOUT_MS`
 //! ([`VMM_SUBCOMMAND`], [`VmmArgs`]) through [`VmmProcess`], as Firecracker
 //! runs one process per microVM. In that process, [`vmm_main`] reads the
@@ -11,7 +11,7 @@
 //! are placed on the launcher's clock (both read `CLOCK_MONOTONIC`,
 //! clock_gettime(2)).
 
-use super::{guest_kernel_part, VmLinux, REQUEST_TIMEOUT};
+use super::guest::{self, guest_kernel_part, REQUEST_TIMEOUT};
 use crate::env::vmm_process::{self, VmmProcess};
 use crate::env::Instance;
 use crate::measure::Launch;
@@ -108,7 +108,7 @@ pub fn vmm_main(args: impl Iterator<Item = String>) -> i32 {
         eprintln!("vmvc {VMM_SUBCOMMAND}: {e:#}");
         1
     };
-    let kernel = match super::read_kernel(&a.kernel) {
+    let kernel = match guest::read_kernel(&a.kernel) {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
@@ -131,43 +131,36 @@ pub fn vmm_main(args: impl Iterator<Item = String>) -> i32 {
     }
 }
 
-impl VmLinux {
-    /// `vm-linux:process`: the VMM in a process of its own.
-    pub(super) fn launch_process(
-        &self,
-        exe: &Path,
-        sec_before: Option<u64>,
-    ) -> anyhow::Result<Box<dyn Instance>> {
-        let args = VmmArgs {
-            fd: -1, // not in to_args(): VmmProcess::start puts the socket's first
-            kernel: self.kernel_path.clone(),
-            workload: self.workload_path.clone(),
-            ram_bytes: self.config.ram_bytes,
-            boot_timeout: self.config.boot_timeout,
-        };
-        // READY follows the announcement at once; the boot itself is bounded
-        // by the VMM's own boot timeout.
-        let (mut vmm, s) = VmmProcess::start(
-            exe,
-            VMM_SUBCOMMAND,
-            &args.to_args(),
-            REQUEST_TIMEOUT,
-            sec_before,
-        )
-        .context("launching the Linux VM in its own VMM process")?;
-        let mut marks = vec![("spawn_vmm", s.spawned)];
-        if let Some((start, phases)) = s.vmm_phases() {
-            marks.push(("vmm_load", start));
-            marks.extend(phases);
-        }
-        marks.push(("vmm_ready", s.ready));
-        vmm.set_launch(Launch::from_marks(s.t0, &marks));
-        let info = s
-            .announcement
-            .mem_info
-            .context("the VMM process did not announce the guest's memory report")?;
-        vmm.add_part(guest_kernel_part(self.config.ram_bytes, info));
-        vmm.set_teardown_timeout(REQUEST_TIMEOUT);
-        Ok(Box::new(vmm))
+/// `vm-linux:process`: starts `exe` as the VMM of one VM booted with
+/// `args` and returns it READY. `sec_before`: `SecPageTables` read before
+/// the launch.
+pub(super) fn launch(
+    exe: &Path,
+    args: &VmmArgs,
+    sec_before: Option<u64>,
+) -> anyhow::Result<Box<dyn Instance>> {
+    // READY follows the announcement at once; the boot itself is bounded
+    // by the VMM's own boot timeout.
+    let (mut vmm, s) = VmmProcess::start(
+        exe,
+        VMM_SUBCOMMAND,
+        &args.to_args(),
+        REQUEST_TIMEOUT,
+        sec_before,
+    )
+    .context("launching the Linux VM in its own VMM process")?;
+    let mut marks = vec![("spawn_vmm", s.spawned)];
+    if let Some((start, phases)) = s.vmm_phases() {
+        marks.push(("vmm_load", start));
+        marks.extend(phases);
     }
+    marks.push(("vmm_ready", s.ready));
+    vmm.set_launch(Launch::from_marks(s.t0, &marks));
+    let info = s
+        .announcement
+        .mem_info
+        .context("the VMM process did not announce the guest's memory report")?;
+    vmm.add_part(guest_kernel_part(args.ram_bytes, info));
+    vmm.set_teardown_timeout(REQUEST_TIMEOUT);
+    Ok(Box::new(vmm))
 }
