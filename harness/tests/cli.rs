@@ -18,6 +18,18 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// `vmvc run --env native --quick --out OUT`.
+fn quick_native_run(out: &Path) -> Output {
+    vmvc(&[
+        "run",
+        "--env",
+        "native",
+        "--quick",
+        "--out",
+        out.to_str().expect("a UTF-8 temp path"),
+    ])
+}
+
 /// `o` ended with exit status `code`, said each of `says`, and did not panic.
 fn fails_saying(o: &Output, code: i32, says: &[&str]) {
     let t = text(o);
@@ -32,14 +44,7 @@ fn fails_saying(o: &Output, code: i32, says: &[&str]) {
 fn quick_native_run_writes_results_and_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = vmvc(&[
-        "run",
-        "--env",
-        "native",
-        "--quick",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = quick_native_run(&out);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("native"), "table printed: {}", text(&o));
 
@@ -132,14 +137,7 @@ fn unwritable_output_folder_is_refused_before_measuring() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
     let target = file.join("sub");
-    let o = vmvc(&[
-        "run",
-        "--env",
-        "native",
-        "--quick",
-        "--out",
-        target.to_str().unwrap(),
-    ]);
+    let o = quick_native_run(&target);
     fails_saying(&o, 1, &["cannot create output folder"]);
 }
 
