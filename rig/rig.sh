@@ -101,7 +101,7 @@ mkdir -p "$WORK" "$CACHE/kernel"
 # ---------------------------------------------------------------- kernel
 # The kernel and its kvm modules come from Debian's kernel package, unpacked
 # (never installed) into $CACHE/kernel/<package>_<version>/ with the same
-# layout harness/src/kernel.rs uses. Only /boot and the modules we load are
+# layout harness/src/kernel/ uses. Only /boot and the modules we load are
 # extracted.
 MODDIRS=(arch/x86/kvm virt/lib drivers/crypto/ccp)
 if [ -z "$KERNEL_DEB" ]; then
@@ -132,7 +132,7 @@ if [ ! -e "$KDIR/.rig-complete" ]; then
   ls "$TMPK"/boot/vmlinuz-* >/dev/null 2>&1 || die "$KERNEL_DEB holds no /boot/vmlinuz-*: not a kernel image package"
   if [ -d "$TMPK/usr/lib/modules" ] && [ ! -d "$TMPK/lib/modules" ]; then mkdir -p "$TMPK/lib"; mv "$TMPK/usr/lib/modules" "$TMPK/lib/"; fi
   touch "$TMPK/.rig-complete"
-  # Replace atomically enough: harness/src/kernel.rs may have made a /boot-only copy.
+  # Replace atomically enough: harness/src/kernel/ may have made a /boot-only copy.
   rm -rf "$KDIR.old"
   if [ -e "$KDIR" ]; then mv "$KDIR" "$KDIR.old"; fi
   mv "$TMPK" "$KDIR"
@@ -142,7 +142,7 @@ VMLINUZ=$(ls "$KDIR"/boot/vmlinuz-* | head -1)
 KV=${VMLINUZ##*/vmlinuz-}
 MODROOT=$KDIR/lib/modules/$KV/kernel
 say "guest kernel: $KV ($VMLINUZ)"
-# The uncompressed ELF vmlinux next to it, where harness/src/kernel.rs caches
+# The uncompressed ELF vmlinux next to it, where harness/src/kernel/ caches
 # it too: the compressed payload the setup header points to (boot.rst,
 # payload_offset/payload_length), minus the 4-byte size trailer, decompressed.
 VMLINUX=$KDIR/vmlinux

@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput};
 use harness::env::{self, Environment};
 use harness::workload_exe::WorkloadExe;
 use std::time::Duration;
-use workload::protocol::{Command, Message, Workload};
+use workload::protocol::Workload;
 
 /// Benchmarks fail with a message and exit status 1, not a panic backtrace.
 macro_rules! die {
@@ -103,18 +103,8 @@ fn throughput(c: &mut Criterion, envs: &mut [Box<dyn Environment>], tsc_hz: f64)
                 b.iter_custom(|iters| {
                     let mut ticks = 0u64;
                     for _ in 0..iters {
-                        let cmd = Command::Run {
-                            workload: w as u8,
-                            size,
-                            iterations,
-                        };
-                        match inst.request(cmd, Duration::from_secs(120)) {
-                            Ok(Message::Result { cycles, .. }) => ticks += cycles,
-                            Ok(other) => die!(
-                                "{name}/{}: {}",
-                                w.name(),
-                                harness::experiment::describe(other)
-                            ),
+                        match harness::experiment::run_once(inst.as_mut(), w, size, iterations) {
+                            Ok((_, cycles, _)) => ticks += cycles,
                             Err(err) => die!("{name}/{}: {err:#}", w.name()),
                         }
                     }

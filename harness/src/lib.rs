@@ -12,6 +12,7 @@ pub mod env;
 pub mod experiment;
 pub mod host;
 pub mod kernel;
+pub mod measure;
 pub mod procfs;
 pub mod run;
 pub mod stats;

@@ -1,6 +1,6 @@
 //! Small readers of /proc and /sys (see proc(5)).
 
-use crate::env::MemPart;
+use crate::measure::MemPart;
 use anyhow::Context;
 
 /// Value of `key` (e.g. `Pss:`) in a `Key:   123 kB` file, in bytes.
@@ -155,5 +155,17 @@ mod tests {
     fn sums_percpu_lists() {
         let z = "Node 0, zone Normal\n  pages free 5\n    cpu: 0\n              count:    2657\n              high:     16713\n    cpu: 1\n              count: 3\n";
         assert_eq!(super::percpu_free_pages(z), 2660);
+    }
+
+    #[test]
+    fn children_of_a_child() {
+        let mut c = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .expect("sleep");
+        let me = std::process::id();
+        assert!(super::descendants(me).contains(&c.id()));
+        let _ = c.kill();
+        let _ = c.wait();
     }
 }

@@ -18,18 +18,33 @@ fn text(o: &Output) -> String {
     )
 }
 
-#[test]
-fn quick_native_run_writes_results_and_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("run");
-    let o = vmvc(&[
+/// `vmvc run --env native --quick --out OUT`.
+fn quick_native_run(out: &Path) -> Output {
+    vmvc(&[
         "run",
         "--env",
         "native",
         "--quick",
         "--out",
-        out.to_str().unwrap(),
-    ]);
+        out.to_str().expect("a UTF-8 temp path"),
+    ])
+}
+
+/// `o` ended with exit status `code`, said each of `says`, and did not panic.
+fn fails_saying(o: &Output, code: i32, says: &[&str]) {
+    let t = text(o);
+    assert_eq!(o.status.code(), Some(code), "{t}");
+    for s in says {
+        assert!(t.contains(s), "{s:?} not in: {t}");
+    }
+    assert!(!t.contains("panicked"), "{t}");
+}
+
+#[test]
+fn quick_native_run_writes_results_and_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = quick_native_run(&out);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("native"), "table printed: {}", text(&o));
 
@@ -106,11 +121,14 @@ fn unknown_environment_is_a_clear_error() {
         "--out",
         dir.path().to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    let t = text(&o);
-    assert!(t.contains("unknown environment \"vm-cloud\""), "{t}");
-    assert!(t.contains("known environments: native"), "{t}");
-    assert!(!t.contains("panicked"), "{t}");
+    fails_saying(
+        &o,
+        1,
+        &[
+            "unknown environment \"vm-cloud\"",
+            "known environments: native",
+        ],
+    );
 }
 
 #[test]
@@ -119,18 +137,8 @@ fn unwritable_output_folder_is_refused_before_measuring() {
     let file = dir.path().join("a-file");
     std::fs::write(&file, b"x").unwrap();
     let target = file.join("sub");
-    let o = vmvc(&[
-        "run",
-        "--env",
-        "native",
-        "--quick",
-        "--out",
-        target.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let t = text(&o);
-    assert!(t.contains("cannot create output folder"), "{t}");
-    assert!(!t.contains("panicked"), "{t}");
+    let o = quick_native_run(&target);
+    fails_saying(&o, 1, &["cannot create output folder"]);
 }
 
 #[test]
@@ -139,12 +147,7 @@ fn report_refuses_foreign_and_missing_files() {
     let foreign = dir.path().join("foreign.json");
     std::fs::write(&foreign, br#"{"foo": 1}"#).unwrap();
     let o = vmvc(&["report", foreign.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).contains("is not a vmvc results file"),
-        "{}",
-        text(&o)
-    );
+    fails_saying(&o, 1, &["is not a vmvc results file"]);
 
     let future = dir.path().join("future.json");
     std::fs::write(&future, br#"{"schema_version": 999}"#).unwrap();
@@ -152,13 +155,7 @@ fn report_refuses_foreign_and_missing_files() {
     assert!(text(&o).contains("schema_version 999"), "{}", text(&o));
 
     let o = vmvc(&["report", dir.path().join("missing.json").to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).contains("cannot read results file"),
-        "{}",
-        text(&o)
-    );
-    assert!(!text(&o).contains("panicked"));
+    fails_saying(&o, 1, &["cannot read results file"]);
 }
 
 #[test]
@@ -190,11 +187,8 @@ fn hidden_vmm_modes_refuse_bad_arguments_with_a_usage_error() {
         &["__vmm-linux", "1", "/k", "/w", "402653184", "30000"][..],
         &["__vmm-bare", "x"][..],
     ] {
-        let o = vmvc(args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
-        let t = text(&o);
-        assert!(t.contains(&format!("usage: vmvc {}", args[0])), "{t}");
-        assert!(!t.contains("panicked"), "{t}");
+        let usage = format!("usage: vmvc {}", args[0]);
+        fails_saying(&vmvc(args), 2, &[&usage]);
     }
 }
 

@@ -120,3 +120,11 @@ impl Channel {
         }
     }
 }
+
+/// The answer to EXIT must be DONE; `from` names who answered, for the error.
+pub fn expect_done(reply: Message, from: &str) -> anyhow::Result<()> {
+    match reply {
+        Message::Done => Ok(()),
+        other => bail!("expected DONE from {from}, got {other:?}"),
+    }
+}

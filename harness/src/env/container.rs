@@ -13,8 +13,9 @@
 //! launch; it is removed when the environment is dropped. The
 //! `bench_container::Runtime` removes what crashed earlier runs left behind.
 
-use super::channel::Channel;
-use super::{Environment, Instance, Launch, MemPart};
+use super::channel::{self, Channel};
+use super::{Environment, Instance};
+use crate::measure::{Launch, MemPart};
 use anyhow::Context;
 use bench_container::{Container, Profile, Rootfs, RootfsBuilder, Runtime, Spec};
 use std::os::fd::AsRawFd;
@@ -105,13 +106,7 @@ impl Environment for ContainerEnv {
     }
 
     fn path_of(&self, w: Workload) -> Option<String> {
-        match w {
-            Workload::Syscall => Some("shared host kernel (getppid), as native".into()),
-            Workload::Boundary => {
-                Some("socket round trip through the shared host kernel, as native".into())
-            }
-            _ => None,
-        }
+        super::shared_host_kernel_path(w)
     }
 
     fn unavailable(&self, host: &reports::Host) -> Option<String> {
@@ -242,9 +237,7 @@ impl Instance for ContainerInstance {
             Duration::ZERO
         };
         c.teardown(grace).context("tearing the container down")?;
-        match reply? {
-            Message::Done => Ok(start.elapsed()),
-            other => anyhow::bail!("expected DONE from the workload, got {other:?}"),
-        }
+        channel::expect_done(reply?, "the workload")?;
+        Ok(start.elapsed())
     }
 }

@@ -1,59 +1,39 @@
 //! Environments: what runs the workload (the rows of every table).
 //!
 //! Each environment starts instances of the same workload and hands back an
-//! [`Instance`] that is READY, with the timings of how it got there. The
-//! experiments in [`crate::experiment`] only ever see these two traits, so
-//! adding an environment never touches the measuring code.
+//! [`Instance`] that is READY, with the timings of how it got there
+//! ([`crate::measure`]). The experiments in [`crate::experiment`] only ever
+//! see these two traits, so adding an environment never touches the
+//! measuring code. The rows and what each one runs are defined in DESIGN.md
+//! ("Environments").
+//!
+//! The files, top to bottom (each uses only what is below it, and this file
+//! uses none of them):
+//!
+//! - `registry` (`by_name`, `KNOWN`): every row by name;
+//! - the rows: [`native`], [`container`] (bench-container), [`peer`]
+//!   (crun, runc, bwrap), [`vm_bare`] and [`vm_linux`] (bench-vm);
+//! - [`vmm_process`]: one VMM process per VM, for `vm-bare:process` and
+//!   `vm-linux:process`; [`kvm_mem`]: a VM's memory parts;
+//! - [`child`]: a child process on a channel; [`channel`]: the launcher's
+//!   end of a workload's socket.
 
 pub mod channel;
+pub mod child;
 pub mod container;
+pub mod kvm_mem;
 pub mod native;
 pub mod peer;
+mod registry;
 pub mod vm_bare;
 pub mod vm_linux;
 pub mod vmm_process;
 
-use std::time::{Duration, Instant};
+pub use registry::{by_name, KNOWN};
+
+use crate::measure::{Launch, MemPart};
+use std::time::Duration;
 use workload::protocol::{Command, Message, Workload};
-
-/// Timings of one launch. `t0` is taken just before the first
-/// environment-specific step (DESIGN.md, "Startup").
-#[derive(Debug, Clone)]
-pub struct Launch {
-    pub t0: Instant,
-    /// Phases from `t0` to READY, in order (their sum is `ready`).
-    pub phases: Vec<(&'static str, Duration)>,
-    /// `t0` to READY received by the launcher.
-    pub ready: Duration,
-}
-
-impl Launch {
-    /// Builds the phase list from instants taken in order after `t0`; the
-    /// last mark is READY.
-    pub fn from_marks(t0: Instant, marks: &[(&'static str, Instant)]) -> Launch {
-        let mut prev = t0;
-        let mut phases = Vec::with_capacity(marks.len());
-        for (name, at) in marks {
-            phases.push((*name, at.saturating_duration_since(prev)));
-            prev = *at;
-        }
-        Launch {
-            t0,
-            phases,
-            ready: prev.saturating_duration_since(t0),
-        }
-    }
-}
-
-/// One part of what an idle instance costs the host.
-#[derive(Debug, Clone)]
-pub struct MemPart {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub bytes: u64,
-    /// False for figures shown for information only (already inside another part).
-    pub counts_in_total: bool,
-}
 
 /// An environment: a way to run the workload.
 pub trait Environment {
@@ -97,6 +77,19 @@ pub trait Instance {
     fn teardown(self: Box<Self>) -> anyhow::Result<Duration>;
 }
 
+/// [`Environment::path_of`] for a host process in a sandbox (containers and
+/// peers): it shares the host kernel with native, so it crosses what native
+/// crosses.
+pub(crate) fn shared_host_kernel_path(w: Workload) -> Option<String> {
+    match w {
+        Workload::Syscall => Some("shared host kernel (getppid), as native".into()),
+        Workload::Boundary => {
+            Some("socket round trip through the shared host kernel, as native".into())
+        }
+        _ => None,
+    }
+}
+
 /// What building an environment may need besides its name.
 pub struct Context<'a> {
     /// The freestanding workload binary, installed.
@@ -135,53 +128,6 @@ impl Environment for Unavailable {
     }
 }
 
-/// Parses one `--env` name into an environment of this build. `explicit`:
-/// the user named it (a missing prerequisite is then an error, not a skip).
-pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<dyn Environment>> {
-    let exe = cx.exe;
-    match name {
-        "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
-        "vm-bare" => Ok(Box::new(vm_bare::VmBare::new(vm_bare::Mode::InProcess))),
-        "container" => Ok(Box::new(container::ContainerEnv::new(
-            "full",
-            exe.path().to_owned(),
-        )?)),
-        other if other.starts_with("container:") => Ok(Box::new(container::ContainerEnv::new(
-            &other["container:".len()..],
-            exe.path().to_owned(),
-        )?)),
-        "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process(
-            cx.vmvc_exe.as_deref(),
-        )?)),
-        "vm-linux" => vm_linux::from_context(cx, explicit, false),
-        "vm-linux:process" => vm_linux::from_context(cx, explicit, true),
-        "peer:crun" | "peer:runc" | "peer:bwrap" => {
-            let env = peer::PeerEnv::from_name(name, exe.path().to_owned())
-                .ok_or_else(|| anyhow::anyhow!("no peer environment {name:?}"))?;
-            Ok(Box::new(env))
-        }
-        other => anyhow::bail!(
-            "unknown environment {other:?}; known environments: {}",
-            KNOWN.join(", ")
-        ),
-    }
-}
-
-/// Every environment name `--env` accepts.
-pub const KNOWN: &[&str] = &[
-    "native",
-    "container:chroot",
-    "container:chroot+cgroup",
-    "container:full",
-    "peer:crun",
-    "peer:runc",
-    "peer:bwrap",
-    "vm-bare",
-    "vm-bare:process",
-    "vm-linux",
-    "vm-linux:process",
-];
-
 /// Test helper: runs every workload once, small, and checks each answer.
 #[cfg(test)]
 pub(crate) fn run_every_workload_once(inst: &mut dyn Instance, timeout: Duration) {
@@ -198,4 +144,19 @@ pub(crate) fn run_every_workload_once(inst: &mut dyn Instance, timeout: Duration
             other => panic!("{}: {other:?}", w.name()),
         }
     }
+}
+
+/// Test helper: `inst`'s memory, printed in KiB under `what`.
+#[cfg(test)]
+pub(crate) fn memory_said(inst: &mut dyn Instance, what: &str) -> Vec<MemPart> {
+    let mem = inst.memory().expect("memory");
+    let kib: Vec<(&str, u64)> = mem.iter().map(|p| (p.name, p.bytes >> 10)).collect();
+    eprintln!("{what} memory (KiB): {kib:?}");
+    mem
+}
+
+/// Test helper: the bytes of memory part `name`, if it is there.
+#[cfg(test)]
+pub(crate) fn part(mem: &[MemPart], name: &str) -> Option<u64> {
+    mem.iter().find(|p| p.name == name).map(|p| p.bytes)
 }

@@ -1,11 +1,19 @@
 //! `native`: the workload as a plain child process (fork + exec), the baseline.
+//!
+//! Every other row is measured against this one: the same static binary,
+//! started with `fork(2)` + `execve(2)` (std's `Command::spawn`), its socket
+//! inherited as a plain fd. No namespace, no cgroup, no VM: what is left is
+//! what any process costs, its proportional set size and page tables
+//! (proc(5), `/proc/PID/smaps_rollup` and `VmPTE`).
 
 use super::channel::Channel;
-use super::{Environment, Instance, Launch, MemPart};
+use super::child::ChildProc;
+use super::{Environment, Instance};
+use crate::measure::{Launch, MemPart};
 use crate::procfs;
 use anyhow::Context;
 use std::path::PathBuf;
-use std::process::{Child, Command as Proc, Stdio};
+use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message, Workload};
 
@@ -40,30 +48,27 @@ impl Environment for Native {
         let t0 = Instant::now();
         let (chan, theirs) = Channel::pair()?;
         let fd = std::os::fd::AsRawFd::as_raw_fd(&theirs);
-        let child = Proc::new(&self.exe)
-            .arg(fd.to_string())
-            .stdin(Stdio::null())
-            .spawn()
+        // From here on, dropping `proc` kills the child on every error path.
+        let mut proc = ChildProc::new(chan);
+        let spawned = proc
+            .spawn(
+                Proc::new(&self.exe)
+                    .arg(fd.to_string())
+                    .stdin(Stdio::null()),
+                theirs,
+            )
             .with_context(|| format!("starting {}", self.exe.display()))?;
-        // std's spawn returns once exec succeeded (it waits on a close-on-exec pipe).
-        let spawned = Instant::now();
-        drop(theirs);
-        // From here on, Drop kills the child on every error path.
-        let mut inst = NativeInstance {
-            child: Some(child),
-            chan,
-            launch: Launch::from_marks(t0, &[]),
-        };
-        inst.chan.wait_ready(READY_TIMEOUT)?;
+        proc.chan.wait_ready(READY_TIMEOUT)?;
         let ready = Instant::now();
-        inst.launch = Launch::from_marks(t0, &[("fork_exec", spawned), ("workload_start", ready)]);
-        Ok(Box::new(inst))
+        Ok(Box::new(NativeInstance {
+            proc,
+            launch: Launch::from_marks(t0, &[("fork_exec", spawned), ("workload_start", ready)]),
+        }))
     }
 }
 
 pub struct NativeInstance {
-    child: Option<Child>,
-    chan: Channel,
+    proc: ChildProc,
     launch: Launch,
 }
 
@@ -72,38 +77,16 @@ impl Instance for NativeInstance {
         &self.launch
     }
     fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
-        self.chan.request(cmd, timeout)
+        self.proc.chan.request(cmd, timeout)
     }
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
-        let pid = self
-            .child
-            .as_ref()
-            .map(|c| c.id())
-            .context("process already reaped")?;
+        let pid = self.proc.pid().context("process already reaped")?;
         procfs::process_parts(pid)
     }
     fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
         let start = Instant::now();
-        let reply = self.chan.request(Command::Exit, READY_TIMEOUT);
-        if let Some(mut child) = self.child.take() {
-            if reply.is_err() {
-                let _ = child.kill();
-            }
-            child.wait().context("reaping the workload")?;
-        }
-        match reply? {
-            Message::Done => Ok(start.elapsed()),
-            other => anyhow::bail!("expected DONE from the workload, got {other:?}"),
-        }
-    }
-}
-
-impl Drop for NativeInstance {
-    fn drop(&mut self) {
-        // Error and panic paths: never leave a workload process behind.
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.proc
+            .exit(READY_TIMEOUT, "the workload", "the workload")?;
+        Ok(start.elapsed())
     }
 }

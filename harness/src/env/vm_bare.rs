@@ -10,8 +10,10 @@
 //!   Firecracker. Its memory can be split honestly into guest RAM and the
 //!   VMM's own, and N of them make a density measurement.
 
+use super::kvm_mem;
 use super::vmm_process::{self, VmmProcess};
-use super::{Environment, Instance, Launch, MemPart};
+use super::{Environment, Instance};
+use crate::measure::{Launch, MemPart};
 use anyhow::Context;
 use bench_vm::{BareVm, Config};
 use std::time::Duration;
@@ -86,20 +88,6 @@ impl VmBare {
     }
 }
 
-/// KVM's page tables for the guest, where the host counts them. With
-/// hardware KVM these are the EPT/NPT tables, `SecPageTables` in meminfo;
-/// PVM's shadow page tables are not counted there, so on PVM this stays 0.
-pub(crate) fn kvm_kernel_part(before: Option<u64>) -> Option<MemPart> {
-    let now = bench_vm::hostmem::sec_page_tables().ok().flatten()?;
-    Some(MemPart {
-        name: "kvm_page_tables",
-        description: "KVM's page tables for this guest (SecPageTables in /proc/meminfo, \
-                      change since launch; other VMs starting meanwhile blur it)",
-        bytes: now.saturating_sub(before?),
-        counts_in_total: true,
-    })
-}
-
 impl Environment for VmBare {
     fn name(&self) -> String {
         match self.mode {
@@ -139,11 +127,7 @@ impl Environment for VmBare {
             }
         }
         if matches!(self.mode, Mode::InProcess) {
-            notes.push(
-                "In-process: the VMM's own memory is the harness's and is not split out; see \
-                 vm-bare:process for it."
-                    .into(),
-            );
+            notes.push(kvm_mem::in_process_note("vm-bare:process"));
         }
         notes
     }
@@ -167,7 +151,7 @@ impl Environment for VmBare {
 
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
         // Read before t0: a /proc read is not part of starting a VM.
-        let sec_before = bench_vm::hostmem::sec_page_tables().ok().flatten();
+        let sec_before = kvm_mem::sec_page_tables();
         match &self.mode {
             Mode::InProcess => {
                 let config = Config {
@@ -225,14 +209,8 @@ impl Instance for InProcess {
 
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
         let touched = self.vm()?.ram().resident_bytes()?;
-        let mut parts = vec![MemPart {
-            name: "guest_ram",
-            description:
-                "guest RAM the guest touched (resident pages of the MAP_NORESERVE mapping, mincore)",
-            bytes: touched,
-            counts_in_total: true,
-        }];
-        parts.extend(kvm_kernel_part(self.sec_before));
+        let mut parts = vec![kvm_mem::guest_ram_resident(touched)];
+        parts.extend(kvm_mem::kvm_page_tables(self.sec_before));
         Ok(parts)
     }
 

@@ -11,13 +11,16 @@
 //! [`VmmProcess`].
 
 use super::channel::Channel;
-use super::{Instance, Launch, MemPart};
+use super::child::ChildProc;
+use super::kvm_mem;
+use super::Instance;
+use crate::measure::{Launch, MemPart};
 use anyhow::{bail, Context};
 use bench_vm::process::{Announcement, ANNOUNCE_END};
 use std::io::BufRead;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Proc, Stdio};
+use std::process::{Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message};
 
@@ -105,8 +108,7 @@ fn phase_name(n: &str) -> &'static str {
 
 /// A VM whose VMM is a process of its own, READY.
 pub struct VmmProcess {
-    child: Option<Child>,
-    chan: Channel,
+    proc: ChildProc,
     /// The guest-RAM mapping in the VMM's address space.
     guest_ram: Range<u64>,
     launch: Launch,
@@ -133,29 +135,30 @@ impl VmmProcess {
         let t0_ns = bench_vm::process::monotonic_ns();
         let (chan, theirs) = Channel::pair()?;
         let fd = std::os::fd::AsRawFd::as_raw_fd(&theirs);
-        let child = Proc::new(exe)
-            .arg(subcommand)
-            .arg(fd.to_string())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting the VMM process {}", exe.display()))?;
-        let spawned = Instant::now();
-        drop(theirs);
         // From here on, an early return kills and reaps the child (Drop).
         let mut vmm = VmmProcess {
-            child: Some(child),
-            chan,
+            proc: ChildProc::new(chan),
             guest_ram: 0..0,
             launch: Launch::from_marks(t0, &[]),
             sec_before,
             extra: Vec::new(),
             teardown_timeout: ready_timeout,
         };
+        let spawned = vmm
+            .proc
+            .spawn(
+                Proc::new(exe)
+                    .arg(subcommand)
+                    .arg(fd.to_string())
+                    .args(args)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped()),
+                theirs,
+            )
+            .with_context(|| format!("starting the VMM process {}", exe.display()))?;
         let stdout = vmm
-            .child
-            .as_mut()
+            .proc
+            .child_mut()
             .and_then(|c| c.stdout.take())
             .context("the VMM's stdout")?;
         let mut text = String::new();
@@ -169,10 +172,10 @@ impl VmmProcess {
         }
         let Some(announcement) = Announcement::parse(&text) else {
             // Probably a launch failure: its FAULT is on the socket.
-            vmm.chan.wait_ready(ready_timeout)?;
+            vmm.proc.chan.wait_ready(ready_timeout)?;
             bail!("the VMM process did not say where guest RAM is (got {text:?})");
         };
-        vmm.chan.wait_ready(ready_timeout)?;
+        vmm.proc.chan.wait_ready(ready_timeout)?;
         let ready = Instant::now();
         vmm.guest_ram = announcement.guest_ram.clone();
         let started = Started {
@@ -207,71 +210,25 @@ impl Instance for VmmProcess {
     }
 
     fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
-        self.chan.request(cmd, timeout)
+        self.proc.chan.request(cmd, timeout)
     }
 
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
-        let pid = self
-            .child
-            .as_ref()
-            .map(|c| c.id())
-            .context("VMM process already reaped")?;
-        // Pss: the VMM's code pages are shared by every VMM process (and
-        // vmvc), so each is charged its share, as for native.
-        let split = bench_vm::hostmem::rss_split(Some(pid), self.guest_ram.clone(), "Pss")?;
-        let pte = crate::procfs::page_tables(pid)?;
-        let mut parts = vec![
-            MemPart {
-                name: "guest_ram",
-                description: "guest RAM the guest touched (its mapping in the VMM process, PSS)",
-                bytes: split.guest_ram,
-                counts_in_total: true,
-            },
-            MemPart {
-                name: "vmm",
-                description: "the VMM process's own memory: every mapping but guest RAM (PSS)",
-                bytes: split.vmm_own,
-                counts_in_total: true,
-            },
-            MemPart {
-                name: "page_tables",
-                description: "the VMM process's page tables (VmPTE), kernel memory",
-                bytes: pte,
-                counts_in_total: true,
-            },
-        ];
-        parts.extend(super::vm_bare::kvm_kernel_part(self.sec_before));
+        let pid = self.proc.pid().context("VMM process already reaped")?;
+        let mut parts = kvm_mem::vmm_process_parts(pid, self.guest_ram.clone())?;
+        parts.extend(kvm_mem::kvm_page_tables(self.sec_before));
         parts.extend(self.extra.iter().cloned());
         Ok(parts)
     }
 
     fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
         let start = Instant::now();
-        let reply = self.chan.request(Command::Exit, self.teardown_timeout);
-        let mut status = None;
-        if let Some(mut child) = self.child.take() {
-            if reply.is_err() {
-                let _ = child.kill();
-            }
-            status = Some(child.wait().context("reaping the VMM process")?);
-        }
-        match reply? {
-            Message::Done => {}
-            other => bail!("expected DONE from the VM, got {other:?}"),
-        }
+        let status = self
+            .proc
+            .exit(self.teardown_timeout, "the VMM process", "the VM")?;
         match status {
             Some(s) if !s.success() => bail!("the VMM process ended with {s}"),
             _ => Ok(start.elapsed()),
-        }
-    }
-}
-
-impl Drop for VmmProcess {
-    fn drop(&mut self) {
-        // Error and panic paths: never leave a VMM process behind.
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
         }
     }
 }

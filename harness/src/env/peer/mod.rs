@@ -1,0 +1,207 @@
+//! `peer:crun`, `peer:runc`, `peer:bwrap`: the same workload started by the
+//! container tools people actually use, measured next to our own
+//! `container:full` in the same run.
+//!
+//! # What a peer is
+//!
+//! `container:full` is a container we build ourselves, system call by system
+//! call (`bench-container`). A fair question from any reader is: "is that how
+//! real containers start, or did you build a toy that is faster (or slower)
+//! than the real thing?" A *peer* answers it: the **same static workload
+//! binary**, in the **same read-only rootfs**, with the **same namespaces**,
+//! but launched by a tool someone else wrote. If a peer's startup or memory
+//! differs from `container:full`, the difference is the tool's own work, not
+//! the kernel's.
+//!
+//! # What is measured
+//!
+//! Startup counts from just before the tool is spawned to READY on our
+//! socket: spawning the tool binary, everything the tool does, and the
+//! workload's first instruction. Writing the launch's `config.json` (the
+//! part a container engine does before it calls the runtime) is done before
+//! `t0`. Memory is the tool's processes that stay alive while the container
+//! runs plus the workload process, each as proportional set size (PSS) and
+//! page tables; for crun and runc the cgroup's charge is shown too, for
+//! information.
+//!
+//! # Where each piece lives
+//!
+//! - this file: a tool as an [`Environment`] (its row);
+//! - `instance`: one launch, its memory and its teardown;
+//! - `cleanup`: leaving nothing behind, even after a crash;
+//! - `oci`: crun and runc (the OCI bundle, `run`/`delete`/`list`);
+//!   `bwrap`: bubblewrap's command line;
+//! - `tool`: the tools, and starting one's binary with our socket as fd 3;
+//! - `hybrid`: crun's workaround on hybrid cgroup hosts.
+//!
+//! Each file uses only those listed below it.
+//!
+//! Sources: the OCI runtime specification
+//! (<https://github.com/opencontainers/runtime-spec>: `bundle.md`,
+//! `config.md`, `config-linux.md`, `runtime.md`); the man pages crun(1),
+//! runc-run(8), runc-delete(8), runc-list(8) and bwrap(1).
+
+mod bwrap;
+mod cleanup;
+mod hybrid;
+mod instance;
+mod oci;
+#[cfg(test)]
+mod tests;
+mod tool;
+
+pub use instance::PeerInstance;
+pub use tool::{Tool, READY_TIMEOUT};
+
+use super::{Environment, Instance};
+use anyhow::Context;
+use bench_container::owner::Owner;
+use bench_container::{Layout, RootfsBuilder};
+use cleanup::PrivateDir;
+use instance::Shared;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tool::{ToolCmd, EXE_IN_ROOTFS};
+use workload::protocol::Workload;
+
+/// One peer tool as an environment.
+pub struct PeerEnv {
+    kind: Tool,
+    exe: PathBuf,
+    /// Decided once, when the environment is made (see [`oci`]).
+    hide_unified: bool,
+    /// Made on first launch: so that listing environments needs no root.
+    shared: Option<Shared>,
+    launches: u64,
+}
+
+impl PeerEnv {
+    pub fn new(kind: Tool, exe: PathBuf) -> PeerEnv {
+        PeerEnv {
+            kind,
+            exe,
+            hide_unified: kind == Tool::Crun && hybrid::unified_has_controllers(),
+            shared: None,
+            launches: 0,
+        }
+    }
+
+    /// `peer:<tool>` from a row name, for `by_name`.
+    pub fn from_name(name: &str, exe: PathBuf) -> Option<PeerEnv> {
+        let tool = Tool::from_name(name.strip_prefix("peer:")?)?;
+        Some(PeerEnv::new(tool, exe))
+    }
+
+    /// Why this peer cannot run here, in plain words; `None` when it can.
+    fn why_not(&self, root: bool) -> Option<String> {
+        let tool = self.kind.name();
+        if tool::find(tool).is_none() {
+            return Some(format!(
+                "not installed: apt-get install {} (no `{tool}` on PATH)",
+                self.kind.package()
+            ));
+        }
+        if !root {
+            return Some(format!(
+                "{tool} needs root here (namespaces, mounts{}); run vmvc as root",
+                if self.kind.is_oci() { ", cgroups" } else { "" }
+            ));
+        }
+        if self.kind.is_oci() {
+            if let Err(e) = Layout::detect() {
+                return Some(format!("{tool} needs cgroups and none are usable: {e}"));
+            }
+        }
+        None
+    }
+
+    /// What every launch shares, made on the first.
+    fn shared(&mut self) -> anyhow::Result<&Shared> {
+        if self.shared.is_none() {
+            let kind = self.kind;
+            let path = tool::find(kind.name()).with_context(|| {
+                format!(
+                    "{} is not installed: apt-get install {}",
+                    kind.name(),
+                    kind.package()
+                )
+            })?;
+            let tool = ToolCmd {
+                kind,
+                path,
+                hide_unified: self.hide_unified,
+            };
+            let tag = Owner::current().tag();
+            cleanup::remove_leftovers(&tool);
+            let dir = Arc::new(PrivateDir::new(&tag)?);
+            let rootfs = RootfsBuilder::new()
+                .file(&self.exe, EXE_IN_ROOTFS)
+                .build()
+                .context("assembling the peer rootfs")?;
+            let memory_root = match (kind.is_oci(), Layout::detect()) {
+                (true, Ok(Layout::V1 { memory, .. })) => Some((memory, "memory.usage_in_bytes")),
+                (true, Ok(Layout::V2 { root })) => Some((root, "memory.current")),
+                _ => None,
+            };
+            self.shared = Some(Shared {
+                tool,
+                rootfs: Arc::new(rootfs),
+                dir,
+                memory_root,
+                tag,
+            });
+        }
+        self.shared.as_ref().context("peer state")
+    }
+
+    /// Starts one instance and returns it READY (the concrete type, for tests).
+    fn start(&mut self) -> anyhow::Result<PeerInstance> {
+        self.launches += 1;
+        let n = self.launches;
+        instance::start(self.shared()?, n)
+    }
+}
+
+impl Environment for PeerEnv {
+    fn name(&self) -> String {
+        format!("peer:{}", self.kind.name())
+    }
+
+    fn description(&self) -> String {
+        match self.kind {
+            Tool::Crun => "The workload started by crun (the OCI runtime in C, Podman's default) from an OCI bundle: the same read-only rootfs and namespaces as container:full, a cgroup of its own.".into(),
+            Tool::Runc => "The workload started by runc (the OCI reference runtime in Go, Docker's and containerd's default) from an OCI bundle: the same read-only rootfs and namespaces as container:full, a cgroup of its own.".into(),
+            Tool::Bwrap => "The workload sandboxed by bubblewrap (bwrap, Flatpak's sandbox tool): new namespaces, the same rootfs bind-mounted read-only as /, its own /proc and /dev; no cgroup.".into(),
+        }
+    }
+
+    fn notes(&self) -> Vec<String> {
+        let tool = self.kind.name();
+        let mut notes = vec![
+            "A peer container is a host process, like container:full: syscall and boundary cost what they cost natively; startup and memory show the tool's own work.".into(),
+            format!("Startup counts from just before `{tool}` is spawned to READY; it includes starting the tool's binary."),
+            format!("Memory is {}, plus the workload process (PSS and page tables).", self.kind.runtime_description()),
+        ];
+        if self.kind.is_oci() {
+            notes.push(oci::note(tool));
+        } else {
+            notes.push(bwrap::NOTE.into());
+        }
+        if self.hide_unified {
+            notes.push(hybrid::HIDE_UNIFIED_NOTE.into());
+        }
+        notes
+    }
+
+    fn path_of(&self, w: Workload) -> Option<String> {
+        super::shared_host_kernel_path(w)
+    }
+
+    fn unavailable(&self, host: &reports::Host) -> Option<String> {
+        self.why_not(host.root)
+    }
+
+    fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
+        Ok(Box::new(self.start()?))
+    }
+}

@@ -1,0 +1,58 @@
+//! Every environment by name: what `--env` accepts, and the row each name
+//! builds.
+//!
+//! A name is `KIND` or `KIND:VARIANT` (`container:full`, `vm-bare:process`,
+//! `peer:crun`); `native` is the baseline every ratio is relative to. An
+//! environment this host cannot run is still built, as a row that says why
+//! ([`super::Unavailable`] or the environment's own `unavailable`), so that
+//! every run's table lists the same rows.
+
+use super::{container, native, peer, vm_bare, vm_linux};
+use super::{Context, Environment};
+
+/// Parses one `--env` name into an environment of this build. `explicit`:
+/// the user named it (a missing prerequisite is then an error, not a skip).
+pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<dyn Environment>> {
+    let exe = cx.exe;
+    match name {
+        "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
+        "vm-bare" => Ok(Box::new(vm_bare::VmBare::new(vm_bare::Mode::InProcess))),
+        "container" => Ok(Box::new(container::ContainerEnv::new(
+            "full",
+            exe.path().to_owned(),
+        )?)),
+        other if other.starts_with("container:") => Ok(Box::new(container::ContainerEnv::new(
+            &other["container:".len()..],
+            exe.path().to_owned(),
+        )?)),
+        "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process(
+            cx.vmvc_exe.as_deref(),
+        )?)),
+        "vm-linux" => vm_linux::from_context(cx, explicit, false),
+        "vm-linux:process" => vm_linux::from_context(cx, explicit, true),
+        "peer:crun" | "peer:runc" | "peer:bwrap" => {
+            let env = peer::PeerEnv::from_name(name, exe.path().to_owned())
+                .ok_or_else(|| anyhow::anyhow!("no peer environment {name:?}"))?;
+            Ok(Box::new(env))
+        }
+        other => anyhow::bail!(
+            "unknown environment {other:?}; known environments: {}",
+            KNOWN.join(", ")
+        ),
+    }
+}
+
+/// Every environment name `--env` accepts.
+pub const KNOWN: &[&str] = &[
+    "native",
+    "container:chroot",
+    "container:chroot+cgroup",
+    "container:full",
+    "peer:crun",
+    "peer:runc",
+    "peer:bwrap",
+    "vm-bare",
+    "vm-bare:process",
+    "vm-linux",
+    "vm-linux:process",
+];

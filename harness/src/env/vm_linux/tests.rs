@@ -1,0 +1,200 @@
+//! vm-linux's tests. The Linux-guest ones boot a real kernel and run only
+//! in the rig (rig/rig.sh sets VMVC_RIG and VMVC_KERNEL; it selects them
+//! with the filter `vm_linux`); elsewhere they say why they skip. The others
+//! check the VMM subcommand's arguments and how a PVM host is recognised.
+
+use super::*;
+use crate::env::{part, Instance};
+use crate::measure::{Launch, MemPart};
+use std::time::Duration;
+
+/// The environment as the rig's tests use it (rig/rig.sh sets VMVC_RIG
+/// and VMVC_KERNEL); elsewhere `None`, having said why the test skips.
+fn rig_env(what: &str) -> Option<VmLinux> {
+    if std::env::var_os("VMVC_RIG").is_none() {
+        eprintln!("SKIPPED {what} environment test: only in the rig (rig/rig.sh), or on hardware KVM via `vmvc run`");
+        return None;
+    }
+    let given = std::env::var_os("VMVC_KERNEL").map(std::path::PathBuf::from);
+    let kernel = crate::kernel::locate(given.as_deref()).expect("the rig provides a kernel");
+    let exe = crate::workload_exe::WorkloadExe::install().expect("workload installed");
+    Some(VmLinux::new(&kernel, exe.path(), false).expect("environment"))
+}
+
+/// One launch of `env` as both rig tests check it: READY with `phases`,
+/// every workload, memory, and the guest kernel's own memory in range.
+fn one_round(
+    env: &mut VmLinux,
+    round: usize,
+    phases: &[&str],
+) -> (Box<dyn Instance>, Launch, Vec<MemPart>) {
+    let what = env.name();
+    let mut inst = env.launch().expect("boots to READY");
+    let l = inst.launch().clone();
+    let names: Vec<&str> = l.phases.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, phases, "phases");
+    eprintln!(
+        "{what} launch {round}: READY after {:.1} ms: {:?}",
+        l.ready.as_secs_f64() * 1e3,
+        l.phases
+    );
+    crate::env::run_every_workload_once(inst.as_mut(), REQUEST_TIMEOUT);
+    let mem = crate::env::memory_said(inst.as_mut(), &what);
+    let gk = part(&mem, "guest_kernel").unwrap_or(0);
+    assert!(
+        gk > (8 << 20) && gk < RAM_BYTES,
+        "guest kernel's own memory: {gk}"
+    );
+    (inst, l, mem)
+}
+
+fn tear_down(inst: Box<dyn Instance>, what: &str) {
+    let took = inst.teardown().expect("clean teardown");
+    eprintln!("{what} teardown {:.2} ms", took.as_secs_f64() * 1e3);
+}
+
+/// In the rig (rig/rig.sh sets VMVC_RIG and VMVC_KERNEL): the whole
+/// environment, as `vmvc run` uses it. Elsewhere it says why it skips.
+#[test]
+fn in_the_rig_launch_runs_every_workload_reports_memory_and_tears_down() {
+    let Some(mut env) = rig_env("vm-linux") else {
+        return;
+    };
+    assert!(env.not_attempted().is_none());
+    for round in 0..2 {
+        let (inst, _, mem) = one_round(&mut env, round, &bench_vm::linux::PHASES);
+        assert!(part(&mem, "guest_ram").unwrap_or(0) > 0);
+        tear_down(inst, "vm-linux");
+    }
+}
+
+/// In the rig: `vm-linux:process`, the VMM in its own process (the
+/// `vmvc` binary cargo built), twice: READY with every phase, every
+/// workload, memory split with the VMM's own part, clean teardown, no
+/// VMM process left behind.
+#[test]
+fn in_the_rig_vm_linux_process_mode_runs_every_workload_splits_memory_and_reaps_its_vmm() {
+    let Some(mut env) = rig_env("vm-linux:process") else {
+        return;
+    };
+    // The vmvc cargo built beside this test binary (target/release/deps/..).
+    let vmvc = std::env::current_exe()
+        .ok()
+        .and_then(|t| Some(t.parent()?.parent()?.join("vmvc")))
+        .filter(|p| p.exists())
+        .expect("target/release/vmvc beside the test binary (cargo test builds it)");
+    env.set_mode(Mode::OwnProcess { exe: vmvc });
+    assert_eq!(env.name(), "vm-linux:process");
+    assert!(env.not_attempted().is_none());
+    for round in 0..2 {
+        let (inst, l, mem) = one_round(&mut env, round, &PROCESS_PHASES);
+        let sum: Duration = l.phases.iter().map(|(_, d)| *d).sum();
+        assert_eq!(sum, l.ready, "the phases add up to READY");
+        let boot = l.phases[7].1;
+        assert!(boot > Duration::from_millis(100), "kernel_boot {boot:?}");
+        let get = |n: &str| part(&mem, n);
+        let guest_ram = get("guest_ram").unwrap_or(0);
+        let vmm = get("vmm").unwrap_or(0);
+        assert!(guest_ram > (8 << 20), "guest RAM touched: {guest_ram}");
+        assert!(
+            vmm > 0 && vmm < guest_ram / 4,
+            "the VMM's own memory {vmm} vs guest RAM {guest_ram}"
+        );
+        assert!(get("page_tables").unwrap_or(0) > 0);
+        assert!(get("kvm_page_tables").is_some(), "SecPageTables in the rig");
+        tear_down(inst, "vm-linux:process");
+        assert_eq!(vmm_children(), Vec::<u32>::new(), "no VMM process left");
+    }
+}
+
+/// This process's children that are VMM processes.
+fn vmm_children() -> Vec<u32> {
+    crate::procfs::children(std::process::id())
+        .into_iter()
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmdline).contains(VMM_SUBCOMMAND)
+        })
+        .collect()
+}
+
+fn strings(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn vmm_arguments_round_trip() {
+    let a = VmmArgs {
+        fd: 7,
+        kernel: "/cache/vmlinux".into(),
+        workload: "/w/vmvc-workload".into(),
+        ram_bytes: RAM_BYTES,
+        boot_timeout: Duration::from_millis(30_000),
+    };
+    let mut args = vec!["7".to_string()];
+    args.extend(a.to_args());
+    assert_eq!(VmmArgs::parse(&args), Ok(a));
+}
+
+#[test]
+fn bad_vmm_arguments_are_a_usage_error() {
+    let good = ["7", "/k", "/w", "402653184", "30000"];
+    assert!(VmmArgs::parse(&strings(&good)).is_ok());
+    for bad in [
+        &[][..],
+        &good[..4],
+        &["7", "/k", "/w", "402653184", "30000", "extra"][..],
+        &["2", "/k", "/w", "402653184", "30000"][..],
+        &["x", "/k", "/w", "402653184", "30000"][..],
+        &["7", "/k", "/w", "384M", "30000"][..],
+        &["7", "/k", "/w", "402653184", "-1"][..],
+    ] {
+        let e = VmmArgs::parse(&strings(bad));
+        assert!(e.is_err(), "{bad:?} -> {e:?}");
+        // Refused before the FD is taken or anything is read.
+        assert_eq!(vmm_main(strings(bad).into_iter()), 2, "{bad:?}");
+    }
+}
+
+/// On a PVM host, vm-linux:process is skipped exactly like vm-linux.
+#[test]
+fn the_process_mode_is_skipped_where_vm_linux_is() {
+    let Some(why) = not_supported_here() else {
+        return;
+    };
+    let exe = crate::workload_exe::WorkloadExe::install().expect("workload installed");
+    let say = |_: &str| {};
+    let cx = crate::env::Context {
+        exe: &exe,
+        kernel: None,
+        force: false,
+        say: &say,
+        vmvc_exe: None,
+    };
+    let host = crate::host::detect();
+    for (name, process) in [("vm-linux", false), ("vm-linux:process", true)] {
+        let env = from_context(&cx, true, process).expect("an unavailable environment");
+        assert_eq!(env.name(), name);
+        assert_eq!(
+            env.unavailable(&host).as_deref(),
+            Some(why.as_str()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn pvm_reason_is_plain_words() {
+    if let Some(why) = not_supported_here() {
+        assert!(why.contains("PVM") && why.contains("--force"), "{why}");
+    }
+}
+
+/// On a PVM host, `vmvc run` must not even try vm-linux unless forced.
+#[test]
+fn a_pvm_host_is_recognised_as_one() {
+    let pvm = crate::host::detect().virtualization == reports::Virtualization::Pvm;
+    if std::env::var_os("VMVC_RIG").is_none() {
+        assert_eq!(pvm, not_supported_here().is_some());
+    }
+}
