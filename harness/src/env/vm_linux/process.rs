@@ -31,17 +31,10 @@ pub const VMM_SUBCOMMAND: &str = "__vmm-linux";
 /// reads the kernel and builds the initramfs), the VMM's own phases
 /// ([`bench_vm::linux::PHASES`]), and `vmm_ready` (the guest's memory
 /// report, the announcement, READY through the socket).
-pub const PROCESS_PHASES: [&str; 9] = [
-    "spawn_vmm",
-    "vmm_load",
-    "kvm_open",
-    "create_vm",
-    "guest_memory",
-    "load_image",
-    "vcpu_setup",
-    "kernel_boot",
-    "vmm_ready",
-];
+pub const PROCESS_PHASES: [&str; 9] = {
+    let [a, b, c, d, e, boot] = bench_vm::linux::PHASES;
+    ["spawn_vmm", "vmm_load", a, b, c, d, e, boot, "vmm_ready"]
+};
 
 /// The arguments of [`VMM_SUBCOMMAND`].
 #[derive(Debug, Clone, PartialEq, Eq)]
