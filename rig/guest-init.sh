@@ -80,7 +80,7 @@ while IFS="$tab" read -r name dir cmd; do
 done < /rig/tests
 
 # Nothing may be left behind. The empty `vmvc` parent stays by design (it is
-# where every run puts its cgroups; see bench-container/src/cgroup.rs).
+# where every run puts its cgroups; see bench-container/src/cgroup/mod.rs).
 leftover=$(find /sys/fs/cgroup -mindepth 1 -type d ! -path /sys/fs/cgroup/vmvc | head -5)
 if [ -n "$leftover" ]; then
   echo "RIG-WARN cgroups left behind: $leftover"
