@@ -1,0 +1,235 @@
+//! The child: what runs between clone and execve, in the new namespaces.
+//!
+//! It joins the cgroup (v1), makes every mount private, bind-mounts the
+//! rootfs, mounts `/proc`, switches root with pivot_root(2) and detaches the
+//! old root (or only chroot(2)s for the `chroot` profiles), sets the
+//! hostname and the descriptors, and execs the workload. Everything it needs
+//! is prepared by the parent in a [`Plan`] first: the child may not allocate
+//! (signal-safety(7)). Sources: pivot_root(2), mount_namespaces(7),
+//! mount(2).
+
+use super::profile::{Profile, Spec};
+use super::report::{mono_ns, Record, STEP_EXEC};
+use crate::error::{Error, Result};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
+use nix::unistd::{chdir, chroot, dup2, pivot_root, sethostname, write};
+use std::ffi::{c_char, CStr, CString};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::time::Duration;
+
+/// Everything the child needs, prepared before the clone.
+pub(super) struct Plan {
+    profile: Profile,
+    bare: bool,
+    root: CString,
+    proc_dir: CString,
+    hostname: Option<Vec<u8>>,
+    exe: CString,
+    _strings: Vec<CString>,
+    argv: Vec<*const c_char>,
+    envp: Vec<*const c_char>,
+    join: Vec<RawFd>,
+    keep: Vec<RawFd>,
+    stdout: Option<RawFd>,
+    stderr: Option<RawFd>,
+}
+
+fn cstring(bytes: &[u8]) -> Result<CString> {
+    CString::new(bytes).map_err(|_| Error::InvalidName {
+        name: String::from_utf8_lossy(bytes).into(),
+        why: "contains a NUL byte",
+    })
+}
+
+impl Plan {
+    pub(super) fn new(spec: &Spec, join: &[OwnedFd]) -> Result<Plan> {
+        let root = spec.rootfs.root();
+        let exe = if spec.bare {
+            spec.rootfs.host_path(&spec.exe)
+        } else {
+            spec.exe.clone()
+        };
+        let exe = cstring(exe.as_os_str().as_bytes())?;
+        let mut strings = vec![exe.clone()];
+        for a in &spec.args {
+            strings.push(cstring(a.as_bytes())?);
+        }
+        let argc = strings.len();
+        for e in &spec.env {
+            strings.push(cstring(e.as_bytes())?);
+        }
+        // Pointers into the CStrings' heap buffers, which do not move when
+        // the Vec holding the CStrings does.
+        let mut argv: Vec<*const c_char> = strings[..argc].iter().map(|s| s.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut envp: Vec<*const c_char> = strings[argc..].iter().map(|s| s.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        let hostname = spec.namespaces.contains(CloneFlags::CLONE_NEWUTS).then(|| {
+            spec.hostname
+                .as_deref()
+                .unwrap_or(&spec.name)
+                .as_bytes()
+                .to_vec()
+        });
+        Ok(Plan {
+            profile: spec.profile,
+            bare: spec.bare,
+            root: cstring(root.as_os_str().as_bytes())?,
+            proc_dir: cstring(root.join("proc").as_os_str().as_bytes())?,
+            hostname,
+            exe,
+            _strings: strings,
+            argv,
+            envp,
+            join: join.iter().map(|f| f.as_raw_fd()).collect(),
+            keep: spec.keep_fds.clone(),
+            stdout: spec.stdout,
+            stderr: spec.stderr,
+        })
+    }
+}
+
+/// Runs in the child: set up, report, exec. Never returns.
+pub(super) fn child_main(plan: &Plan, join_cgroup: bool, report: BorrowedFd<'_>) -> ! {
+    let (step, errno) = match child_setup(plan, join_cgroup, report) {
+        Err(e) => e,
+        Ok(never) => match never {},
+    };
+    let rec = Record {
+        kind: Record::FAILURE,
+        step,
+        errno: errno as i32,
+        t_clone: 0,
+        t_setup: 0,
+    };
+    let _ = write(report, &rec.encode());
+    // SAFETY: _exit ends the process without running atexit handlers or
+    // destructors that belong to the parent's copy of the state.
+    unsafe { libc::_exit(127) }
+}
+
+fn child_setup(
+    p: &Plan,
+    join_cgroup: bool,
+    report: BorrowedFd<'_>,
+) -> std::result::Result<std::convert::Infallible, (u32, Errno)> {
+    let at = |step: u32| move |e: Errno| (step, e);
+    // v1 (and the clone(2) fallback): join the cgroup. Writing "0" to
+    // cgroup.procs moves the writer (cgroup-v1/cgroups.rst, cgroup-v2.rst).
+    for &fd in p.join.iter().filter(|_| join_cgroup) {
+        // SAFETY: the descriptor was opened by the parent before the clone
+        // and stays open in this copy of the descriptor table.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        write(fd, b"0").map_err(at(0))?;
+    }
+    let t_clone = mono_ns();
+    // Start the program with no blocked signals and SIGPIPE at its default
+    // (Rust's runtime ignores it in the launcher).
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(at(1))?;
+    // SAFETY: SIG_DFL installs no handler; nothing can run in one.
+    unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
+        .map_err(at(1))?;
+
+    let none = None::<&CStr>;
+    match p.profile {
+        _ if p.bare => {}
+        Profile::Full => {
+            // Our mount namespace starts as a copy of the host's, with the
+            // host's propagation: make it private so nothing we do here
+            // appears on the host (mount_namespaces(7), "shared subtrees").
+            mount(
+                none,
+                c"/",
+                none,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                none,
+            )
+            .map_err(at(2))?;
+            // pivot_root needs the new root to be a mount point: bind it
+            // onto itself, then make that bind read-only (one rootfs serves
+            // many containers).
+            mount(
+                Some(p.root.as_c_str()),
+                p.root.as_c_str(),
+                none,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                none,
+            )
+            .map_err(at(3))?;
+            let ro = MsFlags::MS_REMOUNT
+                | MsFlags::MS_BIND
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV;
+            mount(none, p.root.as_c_str(), none, ro, none).map_err(at(4))?;
+            // A proc of the *new* pid namespace: the workload sees itself as PID 1.
+            let noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+            mount(
+                Some(c"proc"),
+                p.proc_dir.as_c_str(),
+                Some(c"proc"),
+                noexec,
+                none,
+            )
+            .map_err(at(5))?;
+            chdir(p.root.as_c_str()).map_err(at(6))?;
+            // pivot_root(".", "."): the new root goes to /, the old root is
+            // stacked on top of it at the same place; detaching "." then
+            // drops the old root from this namespace entirely (pivot_root(2),
+            // NOTES). Unlike chroot, nothing of the host's tree stays
+            // reachable, not even by a root process.
+            pivot_root(c".", c".").map_err(at(7))?;
+            umount2(c".", MntFlags::MNT_DETACH).map_err(at(8))?;
+            chdir(c"/").map_err(at(6))?;
+            if let Some(h) = &p.hostname {
+                sethostname(std::ffi::OsStr::from_bytes(h)).map_err(at(10))?;
+            }
+        }
+        Profile::Chroot | Profile::ChrootCgroup => {
+            chdir(p.root.as_c_str()).map_err(at(6))?;
+            chroot(c".").map_err(at(9))?;
+            chdir(c"/").map_err(at(6))?;
+        }
+    }
+    // File descriptors: stdout/stderr if asked, and clear close-on-exec on
+    // the ones the program inherits.
+    if let Some(fd) = p.stdout {
+        dup2(fd, 1).map_err(at(11))?;
+    }
+    if let Some(fd) = p.stderr {
+        dup2(fd, 2).map_err(at(11))?;
+    }
+    for &fd in &p.keep {
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).map_err(at(11))?;
+    }
+    let rec = Record {
+        kind: Record::PROGRESS,
+        step: 0,
+        errno: 0,
+        t_clone,
+        t_setup: mono_ns(),
+    };
+    write(report, &rec.encode()).map_err(at(11))?;
+    // ETXTBSY: another thread of the launcher forked while the binary was
+    // open for writing (being copied into a rootfs); that child holds the
+    // descriptor until its own exec, microseconds later. Retry briefly, as
+    // Go's os/exec does.
+    for _ in 0..200 {
+        // nix's execve builds its pointer arrays on the heap; ours are ready.
+        // SAFETY: exe, argv and envp are NUL-terminated strings and
+        // NULL-terminated arrays of them, built by Plan::new and alive (the
+        // child's copy of the parent's memory) for the duration of the call.
+        unsafe { libc::execve(p.exe.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr()) };
+        if Errno::last() != Errno::ETXTBSY {
+            break;
+        }
+        // std's sleep is a nanosleep(2) loop: async-signal-safe.
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    Err((STEP_EXEC, Errno::last()))
+}
