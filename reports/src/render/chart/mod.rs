@@ -1,0 +1,186 @@
+//! Two small chart models, drawn to SVG with plotters.
+//!
+//! Most charts of the report are the same shape ([`Chart`]): labelled rows (one per
+//! environment, or per environment and run) along the vertical axis, and a
+//! numeric horizontal axis on which each row carries marks: bars (stacked when
+//! several), p5–p95 whiskers, dots for raw samples, a median tick. Describing
+//! the row figures with one model keeps the plotting code in one place, and
+//! horizontal rows leave room for long names like `container:chroot+cgroup`.
+//! Quantities against a number (density: memory and startup against the
+//! number of instances) are lines over a numeric axis instead ([`XyChart`]),
+//! in one or more panels sharing a legend.
+//!
+//! A log axis is drawn by plotting `log10(value)` on a linear axis and
+//! labelling the ticks with the values themselves: the same result as
+//! plotters' log coordinates, with one coordinate type for every chart and
+//! tick marks we choose (1-2-5 per decade) instead of crowded defaults.
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use super::format::num;
+
+mod axis;
+mod legend;
+mod rows;
+mod xy;
+
+use axis::*;
+use legend::*;
+pub use xy::{Panel, Series, XyChart, XyPoint};
+
+/// Size of the SVG drawing; the page scales it down on narrow screens.
+const WIDTH: u32 = 960;
+/// Plotters font sizes (the SVG gets `size / 1.24` px).
+const TITLE_FONT: f64 = 22.0;
+const LABEL_FONT: f64 = 17.0;
+/// Estimated width of one character of a label, pixels: plotters
+/// without a font stack cannot measure text, so the layout estimates it.
+const CHAR_PX: f64 = 7.6;
+/// Height of one line of the legend, pixels.
+const LEGEND_LINE_PX: i32 = 24;
+
+/// How values map to the horizontal axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    Linear,
+    /// Equal distances are equal ratios: for quantities that differ by orders
+    /// of magnitude between environments (startup) or that are ratios.
+    Log,
+    /// Like `Log`, with ticks at powers of two: for instance counts 1, 2, 4, ….
+    Log2,
+}
+
+/// What a row shows. Values are in the unit named by the axis description.
+#[derive(Debug, Clone)]
+pub enum Mark {
+    /// A bar from `from` to `to`; `from` below the axis start is clipped,
+    /// which is how a bar on a log axis "starts at the axis".
+    Bar { from: f64, to: f64, color: usize },
+    /// A horizontal line from `lo` to `hi` with end caps (p5–p95).
+    Whisker { lo: f64, hi: f64 },
+    /// One dot per raw sample, spread vertically so that equal values stay
+    /// visible; the samples at the indices in `outliers` also get a red ring.
+    Dots {
+        values: Vec<f64>,
+        color: usize,
+        outliers: Vec<usize>,
+    },
+    /// A short vertical line, e.g. the median over the dots.
+    Tick { at: f64 },
+    /// One dot on the row's centre line: marks the end of a bar so that a
+    /// value at the bar's origin (a ratio of 1) stays visible.
+    Point { at: f64, color: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub label: String,
+    /// Leaves half a row of space above: separates groups (e.g. environments
+    /// when several runs give each environment several rows).
+    pub gap_before: bool,
+    pub marks: Vec<Mark>,
+}
+
+/// An entry of the legend drawn above the plot.
+#[derive(Debug, Clone)]
+pub struct LegendEntry {
+    pub name: String,
+    pub key: Key,
+}
+
+/// What a legend entry draws before its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// A filled square in a series colour (bars, dots).
+    Swatch(usize),
+    /// A short line with a point: a line series; `color: None` draws it in
+    /// black, to explain a line style (solid or dashed) shared by series.
+    Line { color: Option<usize>, dashed: bool },
+    /// Nothing: a text-only entry, used as the key from short run tags to
+    /// full run labels, or to explain a mark in words.
+    Text,
+}
+
+impl LegendEntry {
+    pub fn swatch(name: impl Into<String>, color: usize) -> LegendEntry {
+        LegendEntry {
+            name: name.into(),
+            key: Key::Swatch(color),
+        }
+    }
+
+    pub fn line(name: impl Into<String>, color: Option<usize>, dashed: bool) -> LegendEntry {
+        LegendEntry {
+            name: name.into(),
+            key: Key::Line { color, dashed },
+        }
+    }
+
+    pub fn text(name: impl Into<String>) -> LegendEntry {
+        LegendEntry {
+            name: name.into(),
+            key: Key::Text,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Chart {
+    pub title: String,
+    /// Axis description, with the unit: "time to READY (µs, log scale)".
+    pub x_desc: String,
+    pub scale: Scale,
+    pub rows: Vec<Row>,
+    pub legend: Vec<LegendEntry>,
+    /// A dashed vertical reference line, e.g. at native = 1 (the legend
+    /// says what it is: a label inside the plot would collide with the rows).
+    pub reference: Option<f64>,
+    /// Height of one row in pixels.
+    pub row_px: u32,
+}
+
+/// The ring around an outlier sample.
+const OUTLIER: RGBColor = RGBColor(0xc0, 0x1c, 0x28);
+
+/// A distinct colour per series: Tableau 10 (readable on white and in
+/// grey-scale print, distinguishable by most colour-blind readers), then the
+/// lighter Tableau 20 shades, because a VM and a container together have a
+/// dozen distinct startup phases.
+pub fn color(index: usize) -> RGBColor {
+    const PALETTE: [u32; 20] = [
+        0x4e79a7, 0xf28e2b, 0xe15759, 0x76b7b2, 0x59a14f, 0xedc948, 0xb07aa1, 0xff9da7, 0x9c755f,
+        0xbab0ac, 0xa0cbe8, 0xffbe7d, 0x8cd17d, 0x86bcb6, 0xd37295, 0x79706e, 0xd4a6c8, 0xd7b5a6,
+        0xb6992d, 0xfabfd2,
+    ];
+    let rgb = PALETTE[index % PALETTE.len()];
+    RGBColor((rgb >> 16) as u8, (rgb >> 8) as u8, rgb as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_inside_the_range() {
+        assert_eq!(linear_ticks(0.0, 10.5), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        assert_eq!(
+            log_ticks(30.0, 3000.0),
+            vec![50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0]
+        );
+        // Seven decades: powers of ten only.
+        assert_eq!(log_ticks(1.0, 1e6).len(), 7);
+        // Narrow range: still at least three ticks.
+        assert!(log_ticks(110.0, 180.0).len() >= 3);
+        assert_eq!(log2_ticks(0.8, 40.0), vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0]);
+    }
+
+    #[test]
+    fn jitter_stays_within_the_row() {
+        assert!((0..1000).map(jitter).all(|j| j.abs() <= 0.3));
+    }
+}
