@@ -44,6 +44,31 @@ const CHAR_PX: f64 = 7.6;
 /// Height of one line of the legend, pixels.
 const LEGEND_LINE_PX: i32 = 24;
 
+/// Height of the legend above a plot, pixels (with a small gap below it).
+fn legend_px(legend: &[LegendEntry]) -> u32 {
+    let lines = legend_layout(legend).last().map_or(0, |e| e.line + 1);
+    lines as u32 * LEGEND_LINE_PX as u32 + 8
+}
+
+/// Draws into one SVG document `content_px` high plus the title and axis
+/// margins, and returns it as a string.
+fn svg_of(
+    content_px: u32,
+    draw: impl FnOnce(
+        &DrawingArea<SVGBackend, Shift>,
+    ) -> Result<(), DrawingAreaErrorKind<std::io::Error>>,
+) -> Result<String, String> {
+    let height = 48 + content_px + 64;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        draw(&root).map_err(|e| format!("plotting failed: {e}"))?;
+        root.present()
+            .map_err(|e| format!("plotting failed: {e}"))?;
+    }
+    Ok(svg)
+}
+
 /// How values map to the horizontal axis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scale {

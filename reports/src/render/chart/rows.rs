@@ -68,20 +68,11 @@ impl Chart {
         let axis = Axis::new(self.scale, lo, hi);
         let (centres, rows_height) = self.row_centres();
 
-        let legend_lines = legend_layout(&self.legend).last().map_or(0, |e| e.line + 1);
-        let legend_px = legend_lines as u32 * LEGEND_LINE_PX as u32 + 8;
+        let legend_px = legend_px(&self.legend);
         let plot_px = (rows_height * f64::from(self.row_px)).ceil() as u32;
-        let height = 48 + legend_px + plot_px + 64;
-
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-            self.draw(&root, &axis, &centres, rows_height, legend_px)
-                .map_err(|e| format!("plotting failed: {e}"))?;
-            root.present()
-                .map_err(|e| format!("plotting failed: {e}"))?;
-        }
-        Ok(svg)
+        svg_of(legend_px + plot_px, |root| {
+            self.draw(root, &axis, &centres, rows_height, legend_px)
+        })
     }
 
     pub(super) fn draw(

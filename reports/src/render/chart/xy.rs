@@ -54,18 +54,8 @@ impl XyChart {
         if self.is_empty() {
             return Err("none of its figures is a usable number".to_owned());
         }
-        let legend_lines = legend_layout(&self.legend).last().map_or(0, |e| e.line + 1);
-        let legend_px = legend_lines as u32 * LEGEND_LINE_PX as u32 + 8;
-        let height = 48 + legend_px + XY_PLOT_PX + 64;
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-            self.draw(&root, legend_px)
-                .map_err(|e| format!("plotting failed: {e}"))?;
-            root.present()
-                .map_err(|e| format!("plotting failed: {e}"))?;
-        }
-        Ok(svg)
+        let legend_px = legend_px(&self.legend);
+        svg_of(legend_px + XY_PLOT_PX, |root| self.draw(root, legend_px))
     }
 
     pub(super) fn draw(
