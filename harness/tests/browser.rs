@@ -178,67 +178,6 @@ fn png_size(png: &[u8]) -> Option<(u32, u32)> {
     Some((be(&png[16..20]), be(&png[20..24])))
 }
 
-/// One chart of the DOM: its id and its `<svg>` element.
-struct DomChart {
-    id: String,
-    svg: String,
-}
-
-impl DomChart {
-    /// Texts inside the SVG's `<text>` elements, entities decoded.
-    fn texts(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut rest = self.svg.as_str();
-        while let Some(start) = rest.find("<text") {
-            rest = &rest[start..];
-            let (Some(open_end), Some(close)) = (rest.find('>'), rest.find("</text>")) else {
-                break;
-            };
-            if open_end < close {
-                out.push(
-                    rest[open_end + 1..close]
-                        .trim()
-                        .replace("&lt;", "<")
-                        .replace("&gt;", ">")
-                        .replace("&quot;", "\"")
-                        .replace("&#39;", "'")
-                        .replace("&amp;", "&"),
-                );
-            }
-            rest = &rest[close + "</text>".len()..];
-        }
-        out
-    }
-
-    fn shapes(&self) -> usize {
-        ["<rect", "<circle", "<polyline", "<line", "<path"]
-            .iter()
-            .map(|tag| self.svg.matches(tag).count())
-            .sum()
-    }
-}
-
-/// Every `<figure class="chart" id="chart-…">` of the DOM with its `<svg>`.
-fn dom_charts(dom: &str) -> Vec<DomChart> {
-    let marker = "<figure class=\"chart\" id=\"";
-    let mut out = Vec::new();
-    let mut rest = dom;
-    while let Some(start) = rest.find(marker) {
-        rest = &rest[start + marker.len()..];
-        let id_end = rest.find('"').unwrap_or(0);
-        let id = rest[..id_end].to_owned();
-        let end = rest.find("</figure>").unwrap_or(rest.len());
-        let figure = &rest[..end];
-        let svg = match (figure.find("<svg"), figure.find("</svg>")) {
-            (Some(a), Some(b)) if a < b => figure[a..b + "</svg>".len()].to_owned(),
-            _ => String::new(),
-        };
-        out.push(DomChart { id, svg });
-        rest = &rest[end..];
-    }
-    out
-}
-
 /// Which charts the results must give, each with the series names it must
 /// show: the measured environments that have the figure.
 fn expected_charts(results: &reports::Results) -> Vec<(&'static str, Vec<String>)> {
@@ -339,7 +278,7 @@ fn report_of_a_real_run_renders_in_chromium() {
     );
 
     // Every SVG of the file made it into the DOM, inside a chart figure.
-    let charts = dom_charts(dom);
+    let charts = reports::inspect::charts(dom);
     assert_eq!(
         dom.matches("<svg").count(),
         html.matches("<svg").count(),

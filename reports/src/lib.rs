@@ -3,8 +3,10 @@
 //! Two things live here, both free of KVM, root and I/O beyond reading files:
 //! - [`schema`]: the serde structures of `results.json`;
 //! - [`render_html`]: a pure function from one or more results to one
-//!   self-contained HTML page (inline SVG charts, no network).
+//!   self-contained HTML page (inline SVG charts, no network);
+//! - [`inspect`]: reading a rendered page's charts back, for tests.
 
+pub mod inspect;
 mod render;
 pub mod schema;
 
