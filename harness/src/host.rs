@@ -26,7 +26,7 @@ pub fn detect() -> Host {
             .and_then(|r| r.split_once(':'))
             .map(|(_, v)| v.trim().to_string())
             .unwrap_or_else(|| "unknown".into()),
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+        cores: online_cpus(),
         memory_bytes: crate::procfs::meminfo("MemTotal:").unwrap_or(0),
         kernel: nix::sys::utsname::uname()
             .map(|u| u.release().to_string_lossy().into_owned())
@@ -38,6 +38,35 @@ pub fn detect() -> Host {
         inside_vm: flags.iter().any(|f| f == "hypervisor"),
         tsc_hz: tsc_hz(),
     }
+}
+
+/// The machine's online CPUs. Not `available_parallelism`, which counts
+/// only the CPUs this process may run on: after `--pin` that is one, and the
+/// report said "logical CPUs 1" on a 2-core machine.
+fn online_cpus() -> u32 {
+    std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|list| cpu_list_len(&list))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
+}
+
+/// The number of CPUs in a kernel CPU list such as `0-3,8,10-11`
+/// (Documentation/admin-guide/cputopology.rst); `None` if it is not one.
+pub fn cpu_list_len(list: &str) -> Option<u32> {
+    let mut n = 0u32;
+    for part in list.trim().split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+                b.checked_sub(a)? + 1
+            }
+            None => {
+                part.parse::<u32>().ok()?;
+                1
+            }
+        };
+    }
+    (n > 0).then_some(n)
 }
 
 /// The `flags` line of the first CPU.
@@ -155,5 +184,36 @@ mod tests {
     fn reads_cpu_flags() {
         let f = cpu_flags("processor : 0\nflags\t\t: fpu svm hypervisor\n");
         assert_eq!(f, ["fpu", "svm", "hypervisor"]);
+    }
+
+    #[test]
+    fn counts_cpu_lists() {
+        assert_eq!(cpu_list_len("0-1\n"), Some(2));
+        assert_eq!(cpu_list_len("0-3,8,10-11"), Some(7));
+        assert_eq!(cpu_list_len("5"), Some(1));
+        assert_eq!(cpu_list_len(""), None);
+        assert_eq!(cpu_list_len("3-1"), None);
+        assert_eq!(cpu_list_len("x"), None);
+    }
+
+    #[test]
+    fn counts_the_machines_cpus_also_when_pinned() {
+        use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+        use nix::unistd::Pid;
+        let machine = online_cpus();
+        let me = Pid::from_raw(0); // this test's thread only
+        let Ok(all) = sched_getaffinity(me) else {
+            return;
+        };
+        let mut one = CpuSet::new();
+        if one.set(0).is_err() || sched_setaffinity(me, &one).is_err() {
+            return;
+        }
+        let pinned = online_cpus();
+        let _ = sched_setaffinity(me, &all);
+        assert_eq!(
+            pinned, machine,
+            "pinning must not change the machine's CPU count"
+        );
     }
 }
