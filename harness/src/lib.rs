@@ -11,6 +11,8 @@ pub mod doctor;
 pub mod env;
 pub mod experiment;
 pub mod host;
+pub mod identity;
+pub mod inside;
 pub mod kernel;
 pub mod measure;
 pub mod procfs;

@@ -186,6 +186,8 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         }
     }
     relate_to_native(&mut results);
+    say("asking inside each environment which kernel it runs on (the report's claims)");
+    let identities = ask_identities(&results);
 
     let results = Results {
         schema_version: SCHEMA_VERSION,
@@ -204,6 +206,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         },
         guest_kernel: envs.iter().find_map(|e| e.guest_kernel()),
         environments: results,
+        identities,
     };
     let (json, html) = write_outputs(&results, &dir)?;
     Ok(RunOutput {
@@ -213,6 +216,29 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         html,
         failed,
     })
+}
+
+/// The direct demonstrations of the claims section: for every measured
+/// row that a shell can be started in (native, our containers), what
+/// `uname -r`, the boot id, the hostname and the pid are inside; for a bare
+/// VM, that nothing in it can answer.
+fn ask_identities(results: &[EnvResult]) -> Vec<reports::Identity> {
+    results
+        .iter()
+        .filter(|r| r.skipped.is_none())
+        .filter_map(|r| {
+            let name = r.name.as_str();
+            if name == "native" {
+                Some(crate::identity::native())
+            } else if let Some(p) = name.strip_prefix("container:") {
+                bench_container::Profile::from_name(p).map(crate::identity::container)
+            } else if name == "vm-bare" || name == "vm-bare:process" {
+                Some(crate::identity::bare_vm(name))
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// Creates `dir` and proves it writable now, not after minutes of measuring.

@@ -34,6 +34,41 @@ pub struct Results {
     pub guest_kernel: Option<GuestKernel>,
     /// One entry per environment asked for, in the order they ran.
     pub environments: Vec<EnvResult>,
+    /// "Which kernel are you on?", asked inside some environments: the
+    /// direct demonstrations behind the report's claims section. Absent in
+    /// files written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identities: Vec<Identity>,
+}
+
+/// What a shell started inside an environment says about the system it
+/// sees (`uname -r`, the boot id, the hostname, its own pid), and what the
+/// host sees of the same process. Two environments on one kernel give the
+/// same release and boot id; a VM with a kernel of its own gives its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The environment (row name) it was asked in; `native` is the host's own view.
+    pub env: String,
+    /// How it was asked, in one sentence.
+    pub how: String,
+    /// `uname -r` inside; `None` where nothing could answer (see `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel_release: Option<String>,
+    /// `/proc/sys/kernel/random/boot_id` inside: random at each boot of a kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    /// `hostname` inside (the UTS namespace's, for a container that has one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The shell's own pid as it sees it (1 in a new pid namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_inside: Option<u32>,
+    /// The same process's pid in the host's /proc, when the host lists it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_on_host: Option<u32>,
+    /// Why the question could not be asked or answered, if it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Facts about the machine the run measured.

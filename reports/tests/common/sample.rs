@@ -339,5 +339,6 @@ pub fn sample_run(run_id: &str, hostname: &str, scale: f64) -> Results {
             cmdline: "console=ttyS0 reboot=k panic=1 pci=off".to_owned(),
         }),
         environments: vec![native, container, vm_bare, vm_linux],
+        identities: Vec::new(),
     }
 }
