@@ -175,7 +175,9 @@ mod tests {
     #[test]
     fn boot_ids_are_recognised() {
         assert!(is_uuid("0f1c2d3e-4a5b-6c7d-8e9f-a0b1c2d3e4f5"));
-        assert!(!is_uuid("cat: can't open '/proc/sys/kernel/random/boot_id'"));
+        assert!(!is_uuid(
+            "cat: can't open '/proc/sys/kernel/random/boot_id'"
+        ));
         assert!(!is_uuid(""));
     }
 
@@ -253,7 +255,9 @@ mod tests {
         assert_eq!(id.kernel_release.as_deref(), Some(host_release().as_str()));
         assert!(id.pid_inside.is_some());
         assert_eq!(id.pid_inside, id.pid_on_host, "no pid namespace");
-        let host = nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned());
+        let host = nix::unistd::gethostname()
+            .ok()
+            .map(|h| h.to_string_lossy().into_owned());
         assert_eq!(id.hostname, host, "no UTS namespace");
         // No /proc in a chroot's rootfs: no boot id to read.
         assert_eq!(id.boot_id, None);

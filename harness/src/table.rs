@@ -95,5 +95,15 @@ pub fn render(r: &Results) -> String {
         out,
         "throughput columns: median rate relative to native in this run (1.00x = same speed); overhead in MiB"
     );
+    let claims = reports::claims::evaluate(r);
+    if !claims.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nthe claims, checked against this run (why: the report's first section)"
+        );
+        for c in claims {
+            let _ = writeln!(out, "{:>3}. {:<16} {}", c.no, c.verdict.as_str(), c.english);
+        }
+    }
     out
 }

@@ -4,8 +4,10 @@
 //! - [`schema`]: the serde structures of `results.json`;
 //! - [`render_html`]: a pure function from one or more results to one
 //!   self-contained HTML page (inline SVG charts, no network);
+//! - [`claims`]: the blog post's claims, each with a verdict computed from a run;
 //! - [`inspect`]: reading a rendered page's charts back, for tests.
 
+pub mod claims;
 pub mod inspect;
 mod render;
 pub mod schema;

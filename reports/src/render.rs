@@ -3,6 +3,7 @@
 //! The page is plain HTML with inline CSS and inline SVG: it opens offline,
 //! can be mailed as one file, and prints. Layout of the code:
 //! - this file: the page skeleton and the runs it shows ([`Page`]);
+//! - [`claims`]: the blog post's claims with this run's verdicts;
 //! - [`host`]: the host facts and the warnings before any figure;
 //! - [`environments`]: what ran in each row, and what did not;
 //! - [`figures`]: the charts, each with its sentence and its table;
@@ -14,13 +15,15 @@
 //! run, labelled `run_id @ hostname`.
 
 mod chart;
+mod claims;
 mod environments;
 mod figures;
-mod format;
+pub(crate) mod format;
 mod host;
 mod style;
 
 use crate::schema::{EnvResult, Results, SCHEMA_VERSION};
+use claims::claims_section;
 use environments::environments_section;
 use format::esc;
 use host::{host_section, noisy_warning};
@@ -49,6 +52,7 @@ pub fn render_html(runs: &[Results]) -> String {
         let noisy = figures::noisy(&page);
         html.push_str(&noisy_warning(&noisy));
         html.push_str(INTRO);
+        html.push_str(&claims_section(&page));
         html.push_str(&host_section(&page, &noisy));
         html.push_str(&environments_section(&page));
 

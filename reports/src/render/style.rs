@@ -46,6 +46,14 @@ td.num { white-space: nowrap; }
 dl.envs dt { font-weight: 600; margin-top: .5em; }
 dl.envs dd { margin-left: 1.2em; }
 ul.notes { margin: .2em 0; color: var(--muted); }
+.verdict { display: inline-block; padding: 0 .5em; border-radius: 3px; font-weight: 600; white-space: nowrap; }
+.verdict.true { background: #e3f4e1; color: #1e6b1a; }
+.verdict.half { background: #fff1d6; color: #8a5a00; }
+.verdict.false { background: #fbe1e1; color: #9b1c1c; }
+.verdict.untested { background: #ececf0; color: #4a4a55; }
+.claim { border-left: 3px solid var(--rule); padding-left: .9em; margin: 1.2em 0; }
+.claim .ko { color: var(--muted); margin-top: -.3em; }
+ul.evidence { margin: .2em 0 .6em; }
 footer { margin-top: 3em; color: var(--muted); font-size: .85em; }
 @page { size: A4; margin: 14mm; }
 @media print {
