@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod measure;
 pub mod procfs;
 pub mod run;
+pub mod shell;
 pub mod stats;
 pub mod table;
 pub mod workload_exe;

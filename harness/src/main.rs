@@ -73,6 +73,24 @@ enum Cmd {
     Doctor,
     /// List the environment names `--env` accepts.
     Envs,
+    /// A shell inside an environment, to look around: `vmvc shell container`
+    /// (busybox sh in a container like the measured rows; needs root) or
+    /// `vmvc shell vm`. Everything it made is removed when the shell exits.
+    Shell {
+        /// `container` or `vm`.
+        #[arg(value_parser = ["container", "vm"])]
+        kind: String,
+        /// The container profile: chroot, chroot+cgroup or full.
+        #[arg(long, default_value = "full")]
+        profile: String,
+        /// No messages from vmvc itself, only the shell's.
+        #[arg(long, short)]
+        quiet: bool,
+        /// A command to run instead of an interactive shell, e.g.
+        /// `vmvc shell container -- uname -r`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
     /// The guest kernel vm-linux boots: fetch it or show which one is used.
     #[command(subcommand)]
     Kernel(KernelCmd),
@@ -234,5 +252,14 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Cmd::Shell {
+            kind,
+            profile,
+            quiet,
+            command,
+        } => match kind.as_str() {
+            "vm" => harness::shell::vm(),
+            _ => harness::shell::container(&profile, &command, quiet),
+        },
     }
 }
