@@ -49,7 +49,11 @@ pub fn container(profile: &str, command: &[String], quiet: bool) -> anyhow::Resu
             } else {
                 "its own mount, pid, uts, ipc and net namespaces"
             },
-            if command.is_empty() { TRY } else { "running your command" }
+            if command.is_empty() {
+                TRY
+            } else {
+                "running your command"
+            }
         );
     }
     let c = bb.spawn("shell", &args, None)?;

@@ -15,12 +15,11 @@
 //! `VMVC_BROWSER_ARTIFACTS=<dir>` keeps results.json, report.html, the
 //! screenshot and the dumped DOM there, to look at.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-/// How long one Chromium launch may take before the test gives up on it.
-const BROWSER_TIMEOUT: Duration = Duration::from_secs(120);
+use common::{chromium, chromium_run, dump_dom, file_url};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// Viewport of the screenshot.
 const SHOT_WIDTH: u32 = 1280;
@@ -29,144 +28,6 @@ const SHOT_HEIGHT: u32 = 4000;
 /// A PNG of a blank 1280×4000 page compresses to about 10 KB; the top of a
 /// report (text, tables, two or three charts) is well above 100 KB.
 const MIN_SCREENSHOT_BYTES: u64 = 60_000;
-
-/// Flags for a headless Chromium on a machine without network or display.
-const FLAGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--hide-scrollbars",
-    "--mute-audio",
-];
-
-/// The Chromium binary to use, or `None` (after saying why) when there is none.
-fn chromium() -> Option<PathBuf> {
-    let candidates: Vec<PathBuf> = match std::env::var_os("VMVC_CHROMIUM") {
-        Some(path) => vec![PathBuf::from(path)],
-        None => {
-            let mut c = vec![PathBuf::from("/usr/bin/chromium")];
-            if let Some(path) = std::env::var_os("PATH") {
-                for dir in std::env::split_paths(&path) {
-                    c.push(dir.join("chromium"));
-                    c.push(dir.join("chromium-browser"));
-                }
-            }
-            c
-        }
-    };
-    if let Some(found) = candidates.into_iter().find(|p| p.is_file()) {
-        return Some(found);
-    }
-    let why = "no Chromium found (looked for $VMVC_CHROMIUM, /usr/bin/chromium, chromium and \
-               chromium-browser on PATH); install Debian's package: apt-get install -y chromium";
-    if std::env::var("VMVC_REQUIRE_BROWSER").as_deref() == Ok("1") {
-        panic!("VMVC_REQUIRE_BROWSER=1 but {why}");
-    }
-    eprintln!();
-    eprintln!("==================================================================");
-    eprintln!("SKIP: the report was NOT tested in a browser: {why}.");
-    eprintln!("      Set VMVC_REQUIRE_BROWSER=1 to make this a failure.");
-    eprintln!("==================================================================");
-    eprintln!();
-    None
-}
-
-/// What one Chromium launch left behind.
-struct Launch {
-    stdout: String,
-    stderr: String,
-}
-
-impl Launch {
-    /// Messages the page logged to the console. Chromium writes each one to
-    /// stderr (with `--enable-logging=stderr`) as
-    /// `[pid:tid:time:INFO:CONSOLE:1] "message", source: file:///… (1)`
-    /// (older versions: `…:INFO:CONSOLE(1)] "message", …`), whatever its level.
-    fn console_messages(&self) -> Vec<String> {
-        self.stderr
-            .lines()
-            .filter(|l| l.contains(":CONSOLE:") || l.contains(":CONSOLE("))
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-/// Runs Chromium once on `url` with `args` added, with a fresh profile and a
-/// deadline; stdout and stderr go to files (a pipe could fill up and block it).
-fn chromium_run(exe: &Path, args: &[String], url: &str) -> Launch {
-    let scratch = tempfile::tempdir().expect("a temporary directory for the browser");
-    let profile = scratch.path().join("profile");
-    let out_path = scratch.path().join("stdout");
-    let err_path = scratch.path().join("stderr");
-    let out = std::fs::File::create(&out_path).expect("browser stdout file");
-    let err = std::fs::File::create(&err_path).expect("browser stderr file");
-    let mut child = Command::new(exe)
-        .args(FLAGS)
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        // Keep the browser from finding a desktop session or a proxy.
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("HOME", scratch.path())
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", exe.display()));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait().expect("waiting for the browser") {
-            Some(status) => break status,
-            None if started.elapsed() > BROWSER_TIMEOUT => {
-                // The child we started, by its handle: nothing else is killed.
-                let _ = child.kill();
-                let _ = child.wait();
-                let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-                panic!(
-                    "{} did not finish within {BROWSER_TIMEOUT:?} on {url}; stderr:\n{stderr}",
-                    exe.display()
-                );
-            }
-            None => std::thread::sleep(Duration::from_millis(100)),
-        }
-    };
-    let launch = Launch {
-        stdout: std::fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err_path).unwrap_or_default(),
-    };
-    assert!(
-        status.success(),
-        "{} failed ({status}) on {url}; stderr:\n{}",
-        exe.display(),
-        launch.stderr
-    );
-    launch
-}
-
-/// The rendered DOM, with the console messages of that same page load.
-fn dump_dom(exe: &Path, url: &str) -> Launch {
-    let args = [
-        "--enable-logging=stderr".to_owned(),
-        "--v=0".to_owned(),
-        "--dump-dom".to_owned(),
-    ];
-    chromium_run(exe, &args, url)
-}
-
-fn file_url(path: &Path) -> String {
-    let abs = std::fs::canonicalize(path).expect("the page exists");
-    // Temporary paths hold no characters that need percent-encoding.
-    format!("file://{}", abs.display())
-}
 
 /// Width and height from a PNG's IHDR chunk, after checking the signature.
 fn png_size(png: &[u8]) -> Option<(u32, u32)> {
@@ -195,6 +56,11 @@ fn expected_charts(results: &reports::Results) -> Vec<(&'static str, Vec<String>
     };
     let startup = names(&|e| e.startup.is_some());
     let phases = names(&|e| e.startup.as_ref().is_some_and(|s| !s.phases.is_empty()));
+    let teardown = names(&|e| {
+        e.startup
+            .as_ref()
+            .is_some_and(|s| s.phases.iter().any(|p| p.name == "teardown"))
+    });
     let memory = names(&|e| e.memory.is_some());
     let density = names(&|e| !e.density.is_empty());
     // Native is the reference line of the throughput chart, not a bar.
@@ -212,6 +78,7 @@ fn expected_charts(results: &reports::Results) -> Vec<(&'static str, Vec<String>
     for (id, series) in [
         ("chart-ready", startup.clone()),
         ("chart-phases", phases),
+        ("chart-teardown", teardown),
         ("chart-distribution", startup),
         ("chart-memory", memory),
         ("chart-density", density.clone()),

@@ -27,7 +27,7 @@ use claims::claims_section;
 use environments::environments_section;
 use format::esc;
 use host::{host_section, noisy_warning};
-use style::{CSS, INTRO, THROUGHPUT_INTRO};
+use style::{CSS, GLOSSARY, INTRO, THROUGHPUT_INTRO};
 
 /// Renders one page from one or more runs. Never panics on odd data:
 /// missing figures become dashes in tables and sentences instead of charts.
@@ -53,12 +53,14 @@ pub fn render_html(runs: &[Results]) -> String {
         html.push_str(&noisy_warning(&noisy));
         html.push_str(INTRO);
         html.push_str(&claims_section(&page));
+        html.push_str(GLOSSARY);
         html.push_str(&host_section(&page, &noisy));
         html.push_str(&environments_section(&page));
 
         html.push_str("<section id=\"startup\">\n<h2>Startup</h2>\n");
         html.push_str(&figures::ready(&page).html(&noisy));
         html.push_str(&figures::phases(&page).html(&noisy));
+        html.push_str(&figures::teardown(&page).html(&noisy));
         html.push_str(&figures::distribution(&page).html(&noisy));
         html.push_str("</section>\n");
 

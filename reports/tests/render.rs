@@ -15,7 +15,7 @@ use common::svg::*;
 use reports::*;
 
 #[test]
-fn one_run_gives_seven_drawn_charts_with_names_and_units() {
+fn one_run_gives_eight_drawn_charts_with_names_and_units() {
     let run = sample_run("2026-11-28T08-30-00Z", "pvm-host", 1.0);
     let html = render_html(std::slice::from_ref(&run));
     if let Ok(path) = std::env::var("VMVC_SAMPLE_REPORT") {
@@ -37,6 +37,7 @@ fn one_run_gives_seven_drawn_charts_with_names_and_units() {
             c.has_text("2026-11-28T08-30-00Z @ pvm-host")
                 || [
                     "chart-phases",
+                    "chart-teardown",
                     "chart-memory",
                     "chart-density",
                     "chart-density-startup"
@@ -48,6 +49,7 @@ fn one_run_gives_seven_drawn_charts_with_names_and_units() {
     for id in [
         "chart-ready",
         "chart-phases",
+        "chart-teardown",
         "chart-distribution",
         "chart-memory",
         "chart-density",
@@ -79,7 +81,10 @@ fn one_run_gives_seven_drawn_charts_with_names_and_units() {
     assert!(html.contains("guest_stub"));
     // Axis descriptions carry units (startup here is in ms: vm-bare is ~9 ms).
     assert!(chart(&found, "chart-ready").has_text("(ms, log scale)"));
-    assert!(chart(&found, "chart-phases").has_text("(ms)"));
+    // Phases are shares of the time to READY; teardown is apart from them.
+    assert!(chart(&found, "chart-phases").has_text("(%)"));
+    assert!(!chart(&found, "chart-phases").has_text("teardown"));
+    assert!(chart(&found, "chart-teardown").has_text("log scale"));
     assert!(chart(&found, "chart-memory").has_text("(MiB)"));
     // Absolute rates in the table, with units.
     assert!(

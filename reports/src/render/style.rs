@@ -17,6 +17,31 @@ the VM. <code>boundary</code> is a round trip from the workload to whoever launc
 a pipe or socket and the host kernel for a process, through a VM exit (guest to KVM to the VMM \
 and back) for a VM.</p>\n";
 
+/// The terms the figures use, explained once, near the top of the page.
+pub(super) const GLOSSARY: &str = "<details class=\"glossary\" open>\n<summary>Terms used on this page</summary>\n<dl>\n\
+<dt>t0, READY</dt><dd>t0 is taken just before the first environment-specific step (opening \
+/dev/kvm, creating the cgroup, clone); READY is the first thing the workload's entry point says.</dd>\n\
+<dt>median, p5, p95, CI</dt><dd>Half the samples are below the median; 5 % are below p5 and 5 % \
+above p95. The CI is the range that holds the true median with the stated confidence.</dd>\n\
+<dt>CV</dt><dd>Coefficient of variation: standard deviation ÷ mean. Above 10 % the figure is \
+marked noisy.</dd>\n\
+<dt>PSS</dt><dd>Proportional set size: a process's resident memory, with each page shared by N \
+processes counted 1/N (proc(5), smaps_rollup).</dd>\n\
+<dt>cgroup charge</dt><dd>The memory the kernel bills to a container's cgroup (memory.current or \
+memory.usage_in_bytes): its processes' pages and the kernel memory it caused.</dd>\n\
+<dt>guest RAM, KVM page tables (SecPageTables)</dt><dd>A VM's memory is ordinary memory of its VMM \
+process lent to the guest; only pages the guest touched cost anything. KVM also keeps page tables \
+that map guest to host addresses (shown as SecPageTables in /proc/meminfo).</dd>\n\
+<dt>CPL0, CPL3</dt><dd>The x86 privilege levels: CPL0 is kernel mode, CPL3 user mode. The bare \
+guest runs its workload at CPL3.</dd>\n\
+<dt>VM exit</dt><dd>The CPU leaves the guest and returns to KVM and the VMM (here: on every I/O \
+port access); the boundary workload times one round trip.</dd>\n\
+<dt>nested paging</dt><dd>With a VM, every TLB miss walks two sets of page tables, the guest's and \
+the host's for the guest; random_access shows its price.</dd>\n\
+<dt>PVM</dt><dd>A software hypervisor behind /dev/kvm on hosts without hardware virtualization: \
+guest CPL3 code runs natively, guest CPL0 code is emulated, so a VM's kernel work is far slower \
+there than on VT-x or AMD-V.</dd>\n</dl>\n</details>\n";
+
 /// Inline style: readable on screen, compact on paper, no external fonts.
 pub(super) const CSS: &str = r#"
 :root { --ink: #1d1d1f; --muted: #5f6368; --rule: #d9d9de; --accent: #4e79a7; }
@@ -37,12 +62,13 @@ figure.chart { margin: 1.4em 0 .6em; }
 figure.chart svg { display: block; max-width: 100%; height: auto; }
 figure.chart figcaption { margin: 0 0 .4em; }
 .table-wrap { overflow-x: auto; }
-table { border-collapse: collapse; margin: .4em 0 1.6em; font-size: .88em; }
+table { border-collapse: collapse; margin: .4em 0 1.6em; font-size: .82em; width: 100%; }
 caption { text-align: left; color: var(--muted); padding-bottom: .3em; }
-th, td { padding: .25em .7em; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
+th, td { padding: .25em .45em; border-bottom: 1px solid var(--rule); text-align: left; vertical-align: top; }
+td { overflow-wrap: anywhere; }
 th { border-bottom: 2px solid var(--rule); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.num { white-space: nowrap; }
+td.num { overflow-wrap: normal; }
 dl.envs dt { font-weight: 600; margin-top: .5em; }
 dl.envs dd { margin-left: 1.2em; }
 ul.notes { margin: .2em 0; color: var(--muted); }
@@ -54,6 +80,10 @@ ul.notes { margin: .2em 0; color: var(--muted); }
 .claim { border-left: 3px solid var(--rule); padding-left: .9em; margin: 1.2em 0; }
 .claim .ko { color: var(--muted); margin-top: -.3em; }
 ul.evidence { margin: .2em 0 .6em; }
+.glossary { margin: 1em 0; color: var(--muted); }
+.glossary summary { cursor: pointer; font-weight: 600; color: var(--ink); }
+.glossary dt { font-weight: 600; margin-top: .4em; color: var(--ink); }
+.glossary dd { margin-left: 1.2em; }
 footer { margin-top: 3em; color: var(--muted); font-size: .85em; }
 @page { size: A4; margin: 14mm; }
 @media print {

@@ -11,9 +11,10 @@ pub fn chart<'a>(charts: &'a [ChartSvg], id: &str) -> &'a ChartSvg {
         .unwrap_or_else(|| panic!("chart {id} is on the page"))
 }
 
-pub const CHART_IDS: [&str; 7] = [
+pub const CHART_IDS: [&str; 8] = [
     "chart-ready",
     "chart-phases",
+    "chart-teardown",
     "chart-distribution",
     "chart-memory",
     "chart-density",

@@ -177,10 +177,14 @@ const OUTLIER: RGBColor = RGBColor(0xc0, 0x1c, 0x28);
 /// lighter Tableau 20 shades, because a VM and a container together have a
 /// dozen distinct startup phases.
 pub fn color(index: usize) -> RGBColor {
+    // Twenty colours no two of which are easily confused (Tableau 10 and
+    // ten darker or lighter ones of other hues), in a fixed order: the
+    // same index is the same colour in every report. Phases use their own
+    // fixed indices (figures/phases.rs), runs 0, 1, 2, ….
     const PALETTE: [u32; 20] = [
         0x4e79a7, 0xf28e2b, 0xe15759, 0x76b7b2, 0x59a14f, 0xedc948, 0xb07aa1, 0xff9da7, 0x9c755f,
-        0xbab0ac, 0xa0cbe8, 0xffbe7d, 0x8cd17d, 0x86bcb6, 0xd37295, 0x79706e, 0xd4a6c8, 0xd7b5a6,
-        0xb6992d, 0xfabfd2,
+        0xbab0ac, 0x1b2a6b, 0x17becf, 0x8c8c00, 0x6b0f1a, 0xce6dbd, 0x555555, 0xa6d854, 0xfdbf6f,
+        0x80b1d3, 0xcab2d6,
     ];
     let rgb = PALETTE[index % PALETTE.len()];
     RGBColor((rgb >> 16) as u8, (rgb >> 8) as u8, rgb as u8)

@@ -4,6 +4,24 @@
 
 use super::*;
 
+/// Every memory part our environments report; a part's colour is its place
+/// here ([`stable_color`]), the same in every report.
+const PART_ORDER: [&str; 13] = [
+    "workload",
+    "workload_pss",
+    "page_tables",
+    "runtime",
+    "cgroup_charge",
+    "cgroup_anon",
+    "cgroup_file",
+    "cgroup_kernel",
+    "uncharged_file",
+    "guest_ram",
+    "vmm",
+    "kvm_page_tables",
+    "guest_kernel",
+];
+
 /// Figure 3, memory per instance: the host-cost components, stacked, in MiB.
 pub fn memory(page: &Page) -> Figure {
     let mut part_names: Vec<String> = Vec::new();
@@ -41,11 +59,14 @@ pub fn memory(page: &Page) -> Figure {
             // Only host cost is stacked: the others (e.g. what the guest
             // kernel uses, already inside guest RAM) would count twice.
             let median = mib(part.bytes.stats.median);
+            if part.counts_in_total && !part_names.contains(&part.name) {
+                part_names.push(part.name.clone());
+            }
             if part.counts_in_total && median.is_finite() && median >= 0.0 {
                 marks.push(Mark::Bar {
                     from: at,
                     to: at + median,
-                    color: index_of(&mut part_names, &part.name),
+                    color: stable_color(&PART_ORDER, &part.name),
                 });
                 at += median;
             }
@@ -78,8 +99,7 @@ pub fn memory(page: &Page) -> Figure {
 
     let mut legend: Vec<LegendEntry> = part_names
         .iter()
-        .enumerate()
-        .map(|(i, name)| LegendEntry::swatch(name.clone(), i))
+        .map(|name| LegendEntry::swatch(name.clone(), stable_color(&PART_ORDER, name)))
         .collect();
     legend.extend(page.run_key());
     let mut cols = name_cols(page, &["part", "host cost"]);

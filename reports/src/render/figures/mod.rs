@@ -18,7 +18,7 @@ mod throughput;
 pub use density::{density_memory, density_startup};
 pub use distribution::distribution;
 pub use memory::memory;
-pub use phases::phases;
+pub use phases::{phases, teardown};
 pub use ready::ready;
 pub use throughput::throughput;
 
@@ -181,7 +181,7 @@ pub fn noisy(page: &Page) -> Vec<Noisy> {
             check(
                 format!("{name}: time to torn down"),
                 &s.torn_down,
-                &["ready", "phases"],
+                &["ready", "teardown"],
             );
         }
         for t in &env.throughput {
@@ -276,6 +276,19 @@ fn for_each_env<'p>(page: &'p Page, mut f: impl FnMut(&'p Run<'p>, &'p EnvResult
 
 /// Index of `name` in `names`, adding it at the end when new: gives phases
 /// and memory parts the same colour in every row.
+/// The colour of `name` in a chart whose parts have fixed names: its place
+/// in `order`, else one of the three colours after those, chosen by a hash of
+/// the name (FNV-1a). The same name gets the same colour in every report,
+/// whichever parts a run happens to have.
+pub fn stable_color(order: &[&str], name: &str) -> usize {
+    order.iter().position(|p| *p == name).unwrap_or_else(|| {
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        order.len() + (hash % 3) as usize
+    })
+}
+
 fn index_of(names: &mut Vec<String>, name: &str) -> usize {
     match names.iter().position(|n| n == name) {
         Some(i) => i,
