@@ -3,6 +3,7 @@
 //! The page is plain HTML with inline CSS and inline SVG: it opens offline,
 //! can be mailed as one file, and prints. Layout of the code:
 //! - this file: the page skeleton and the runs it shows ([`Page`]);
+//! - [`summary`]: one line per environment, the figures asked first;
 //! - [`claims`]: the blog post's claims with this run's verdicts;
 //! - [`host`]: the host facts and the warnings before any figure;
 //! - [`environments`]: what ran in each row, and what did not;
@@ -21,6 +22,7 @@ mod figures;
 pub(crate) mod format;
 mod host;
 mod style;
+mod summary;
 
 use crate::schema::{EnvResult, Results, SCHEMA_VERSION};
 use claims::claims_section;
@@ -28,6 +30,7 @@ use environments::environments_section;
 use format::esc;
 use host::{host_section, noisy_warning};
 use style::{CSS, GLOSSARY, INTRO, THROUGHPUT_INTRO};
+use summary::summary_section;
 
 /// Renders one page from one or more runs. Never panics on odd data:
 /// missing figures become dashes in tables and sentences instead of charts.
@@ -52,6 +55,7 @@ pub fn render_html(runs: &[Results]) -> String {
         let noisy = figures::noisy(&page);
         html.push_str(&noisy_warning(&noisy));
         html.push_str(INTRO);
+        html.push_str(&summary_section(&page));
         html.push_str(&claims_section(&page));
         html.push_str(GLOSSARY);
         html.push_str(&host_section(&page, &noisy));
