@@ -66,11 +66,12 @@ fn the_reference_report_fits_the_page_and_explains_itself() {
         .expect("the probe ran and reported");
     assert_eq!(layout, r#"{"wide":[],"page":false}"#, "tables fit the page");
 
-    // The claims section comes first, then the terms, then the host.
+    // The summary comes first, the claims next, then the terms, then the host.
     let at = |needle: &str| {
         html.find(needle)
             .unwrap_or_else(|| panic!("{needle} is on the page"))
     };
+    assert!(at("<section id=\"summary\">") < at("<section id=\"claims\">"));
     assert!(at("<section id=\"claims\">") < at("class=\"glossary\""));
     assert!(at("class=\"glossary\"") < at("<section id=\"host\">"));
     let glossary = &html[at("class=\"glossary\"")..];
