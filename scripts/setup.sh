@@ -4,11 +4,12 @@
 #                      the test rig (rig/): QEMU in software emulation with AMD-V
 #   crun runc bubblewrap  container peers measured beside bench-container
 #   iproute2            `ip`, used by the container isolation tests
+#   strace              `vmvc trace`: one launch narrated system call by system call
 #   chromium fonts-dejavu-core  the report's browser test (headless), with a font for SVG text
 # Cheap when everything is already there: apt is only called for what is missing.
 # The guest kernel is fetched by the rig and by `vmvc` itself, never installed.
 set -euo pipefail
-PKGS=(qemu-system-x86 busybox-static cpio kmod binutils xz-utils zstd python3 crun runc bubblewrap iproute2 chromium fonts-dejavu-core)
+PKGS=(qemu-system-x86 busybox-static cpio kmod binutils xz-utils zstd python3 crun runc bubblewrap iproute2 strace chromium fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,7 +11,7 @@
 //! installs it).
 
 use anyhow::Context;
-use bench_container::{Container, Profile, Rootfs, RootfsBuilder, Runtime, Spec};
+use bench_container::{Container, Limits, Profile, Rootfs, RootfsBuilder, Runtime, Spec};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -30,10 +30,33 @@ pub fn busybox() -> anyhow::Result<PathBuf> {
         )
 }
 
+/// `/bin/cat -> busybox`, … for every applet: the shell then finds each
+/// command as a file, as it would on a real system. Without the links
+/// busybox runs an applet by re-executing itself through `/proc/self/exe`,
+/// which a root without `/proc` (a plain chroot) does not have.
+fn link_applets(busybox: &std::path::Path, rootfs: &Rootfs) -> anyhow::Result<()> {
+    let list = std::process::Command::new(busybox)
+        .arg("--list")
+        .output()
+        .context("asking busybox for its applets")?;
+    let bin = rootfs.host_path(std::path::Path::new("/bin"));
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        let name = applet.trim();
+        // Applet names are plain words; anything else is not one.
+        if name.is_empty() || name == "busybox" || name.contains('/') {
+            continue;
+        }
+        std::os::unix::fs::symlink("busybox", bin.join(name))
+            .with_context(|| format!("linking /bin/{name} to busybox in the rootfs"))?;
+    }
+    Ok(())
+}
+
 /// A container of `profile` whose rootfs holds only busybox, ready to start
 /// busybox commands. Dropping it removes the rootfs and the cgroups.
 pub struct BusyboxBox {
     profile: Profile,
+    limits: Limits,
     runtime: Runtime,
     rootfs: Arc<Rootfs>,
 }
@@ -50,8 +73,10 @@ impl BusyboxBox {
             .file(&busybox, BUSYBOX_IN_ROOTFS)
             .build()
             .context("assembling a rootfs that holds busybox")?;
+        link_applets(&busybox, &rootfs)?;
         Ok(BusyboxBox {
             profile,
+            limits: Limits::default(),
             runtime,
             rootfs: Arc::new(rootfs),
         })
@@ -59,6 +84,22 @@ impl BusyboxBox {
 
     pub fn profile(&self) -> Profile {
         self.profile
+    }
+
+    /// Limits for the containers it starts (their cgroup's memory, pids
+    /// and CPU bandwidth); only for a profile with a cgroup.
+    pub fn set_limits(&mut self, limits: Limits) -> anyhow::Result<()> {
+        let any =
+            limits.memory_bytes.is_some() || limits.pids_max.is_some() || limits.cpu.is_some();
+        if any && !self.profile.uses_cgroup() {
+            anyhow::bail!(
+                "the {} profile has no cgroup, so nothing can hold it to a limit: \
+                 use --profile chroot+cgroup or full",
+                self.profile.name()
+            );
+        }
+        self.limits = limits;
+        Ok(())
     }
 
     /// Starts `busybox <args…>` in a new container called `name`, with
@@ -76,6 +117,7 @@ impl BusyboxBox {
         if let Some(term) = std::env::var_os("TERM") {
             spec.env.push(format!("TERM={}", term.to_string_lossy()));
         }
+        spec.limits = self.limits;
         spec.stdout = stdout;
         spec.stderr = stdout;
         spec.hostname = Some(format!("vmvc-{}", self.profile.name().replace('+', "-")));

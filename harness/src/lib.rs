@@ -20,4 +20,5 @@ pub mod run;
 pub mod shell;
 pub mod stats;
 pub mod table;
+pub mod trace;
 pub mod workload_exe;

@@ -73,6 +73,14 @@ enum Cmd {
     Doctor,
     /// List the environment names `--env` accepts.
     Envs,
+    /// One launch of an environment narrated system call by system call
+    /// (under strace): each namespace, mount and cgroup step of a
+    /// container, each KVM ioctl and VM exit of a VM, with its time and what
+    /// it does.
+    Trace {
+        /// The environment, e.g. container:full, container:chroot, native, vm-bare.
+        env: String,
+    },
     /// A shell inside an environment, to look around: `vmvc shell container`
     /// (busybox sh in a container like the measured rows; needs root) or
     /// `vmvc shell vm`. Everything it made is removed when the shell exits.
@@ -86,6 +94,16 @@ enum Cmd {
         /// No messages from vmvc itself, only the shell's.
         #[arg(long, short)]
         quiet: bool,
+        /// Hold the container to this much memory (its cgroup's limit), e.g.
+        /// 64M; past it the kernel's OOM killer ends a process inside.
+        #[arg(long, value_name = "SIZE")]
+        memory: Option<String>,
+        /// At most this many processes and threads in the container at once.
+        #[arg(long, value_name = "N")]
+        pids: Option<u64>,
+        /// CPU time per 100 ms period, in CPUs (0.5 = half of one CPU).
+        #[arg(long, value_name = "CPUS")]
+        cpus: Option<f64>,
         /// A command to run instead of an interactive shell, e.g.
         /// `vmvc shell container -- uname -r`.
         #[arg(last = true, value_name = "COMMAND")]
@@ -124,6 +142,9 @@ fn main() {
         }
         Some(harness::env::vm_linux::VMM_SUBCOMMAND) => {
             std::process::exit(harness::env::vm_linux::vmm_main(std::env::args().skip(2)))
+        }
+        Some(harness::trace::target::SUBCOMMAND) => {
+            std::process::exit(harness::trace::target::main(std::env::args().skip(2)))
         }
         _ => {}
     }
@@ -252,14 +273,24 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Cmd::Trace { env } => {
+            print!("{}", harness::trace::narrate(&env)?);
+            Ok(0)
+        }
         Cmd::Shell {
             kind,
             profile,
             quiet,
+            memory,
+            pids,
+            cpus,
             command,
         } => match kind.as_str() {
             "vm" => harness::shell::vm(),
-            _ => harness::shell::container(&profile, &command, quiet),
+            _ => {
+                let limits = harness::shell::LimitArgs { memory, pids, cpus };
+                harness::shell::container(&profile, &limits, &command, quiet)
+            }
         },
     }
 }

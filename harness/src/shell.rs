@@ -13,16 +13,76 @@
 
 use crate::inside::BusyboxBox;
 use anyhow::{bail, Context};
-use bench_container::{Exit, Profile};
+use bench_container::{CpuQuota, Exit, Limits, Profile};
 use nix::sys::signal::{signal, SigHandler, Signal};
 use std::time::Duration;
 
 /// What a student may try first, printed before the prompt.
 const TRY: &str = "try: ps, hostname, mount, uname -r, cat /proc/self/cgroup, ls /; exit to leave";
 
-/// Runs `sh` (or `sh -c COMMAND…`) in a container of `profile`; returns
-/// the shell's exit code.
-pub fn container(profile: &str, command: &[String], quiet: bool) -> anyhow::Result<i32> {
+/// Limits asked for on the command line, as the user wrote them.
+#[derive(Debug, Clone, Default)]
+pub struct LimitArgs {
+    /// `64M`, `1G`, `1048576`.
+    pub memory: Option<String>,
+    pub pids: Option<u64>,
+    /// CPUs' worth of time per period, e.g. `0.5`.
+    pub cpus: Option<f64>,
+}
+
+impl LimitArgs {
+    /// The cgroup limits, or why the input is not one.
+    pub fn limits(&self) -> anyhow::Result<Limits> {
+        let memory_bytes = self.memory.as_deref().map(parse_bytes).transpose()?;
+        if let Some(p) = self.pids.filter(|p| *p == 0) {
+            bail!("--pids {p}: a container needs at least one process (its shell)");
+        }
+        let cpu = match self.cpus {
+            None => None,
+            Some(c) if c.is_finite() && c > 0.0 && c <= 1024.0 => Some(CpuQuota {
+                // The kernel's default period, 100 ms (sched-bwc.rst).
+                quota_us: ((c * 100_000.0).round() as u64).max(1_000),
+                period_us: 100_000,
+            }),
+            Some(c) => bail!("--cpus {c}: give a number of CPUs above 0, e.g. 0.5"),
+        };
+        Ok(Limits {
+            memory_bytes,
+            pids_max: self.pids,
+            cpu,
+        })
+    }
+}
+
+/// `64M`, `1G`, `512K`, `1048576` (bytes) -> bytes; binary prefixes.
+pub fn parse_bytes(text: &str) -> anyhow::Result<u64> {
+    let t = text.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .with_context(|| format!("--memory {text:?}: a size like 64M, 1G or 1048576 (bytes)"))?;
+    let bytes = n
+        .checked_mul(1 << shift)
+        .with_context(|| format!("--memory {text:?} is too large"))?;
+    if bytes < (1 << 20) {
+        bail!("--memory {text:?}: under 1 MiB even a shell cannot start; give at least 1M");
+    }
+    Ok(bytes)
+}
+
+/// Runs `sh` (or `sh -c COMMAND…`) in a container of `profile`, held to
+/// `limits`; returns the shell's exit code.
+pub fn container(
+    profile: &str,
+    limits: &LimitArgs,
+    command: &[String],
+    quiet: bool,
+) -> anyhow::Result<i32> {
     let profile = Profile::from_name(profile).with_context(|| {
         format!("unknown container profile {profile:?}; profiles: chroot, chroot+cgroup, full")
     })?;
@@ -32,7 +92,9 @@ pub fn container(profile: &str, command: &[String], quiet: bool) -> anyhow::Resu
              run `sudo vmvc shell container` (or as root)"
         );
     }
-    let bb = BusyboxBox::new(profile)?;
+    let limits = limits.limits()?;
+    let mut bb = BusyboxBox::new(profile)?;
+    bb.set_limits(limits)?;
     let script = command.join(" ");
     let args: Vec<&str> = if command.is_empty() {
         vec!["sh"]
@@ -75,7 +137,14 @@ pub fn container(profile: &str, command: &[String], quiet: bool) -> anyhow::Resu
     }
     torn?;
     if !quiet {
-        eprintln!("vmvc: the container, its cgroup and its rootfs are gone");
+        eprintln!(
+            "vmvc: the container{} and its rootfs are gone",
+            if profile.uses_cgroup() {
+                ", its cgroup"
+            } else {
+                ""
+            }
+        );
     }
     Ok(match exit? {
         Exit::Code(code) => code,
@@ -98,4 +167,40 @@ pub fn vm() -> anyhow::Result<i32> {
          which this vmvc does not have yet; `vmvc run --env vm-linux` boots the same guest \
          and reports what its kernel says of itself"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_limits_parse_or_say_why_not() {
+        assert_eq!(parse_bytes("64M").ok(), Some(64 << 20));
+        assert_eq!(parse_bytes("1g").ok(), Some(1 << 30));
+        assert_eq!(parse_bytes("2097152").ok(), Some(2 << 20));
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert!(parse_bytes("4K").is_err(), "too small for a shell");
+        assert!(parse_bytes("99999999999G").is_err());
+        let cpu = LimitArgs {
+            cpus: Some(0.5),
+            ..LimitArgs::default()
+        };
+        let quota = cpu.limits().ok().and_then(|l| l.cpu);
+        assert_eq!(
+            quota.map(|q| (q.quota_us, q.period_us)),
+            Some((50_000, 100_000))
+        );
+        assert!(LimitArgs {
+            cpus: Some(-1.0),
+            ..LimitArgs::default()
+        }
+        .limits()
+        .is_err());
+        assert!(LimitArgs {
+            pids: Some(0),
+            ..LimitArgs::default()
+        }
+        .limits()
+        .is_err());
+    }
 }

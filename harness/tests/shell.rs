@@ -113,3 +113,44 @@ fn bad_profiles_and_a_vm_shell_here_get_clear_errors() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// `vmvc shell container ARGS -- SCRIPT` as root: its exit code and stdout.
+fn shell(args: &[&str], script: &str) -> (Option<i32>, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmvc"));
+    cmd.args(["shell", "container", "--quiet"])
+        .args(args)
+        .args(["--", script]);
+    let out = cmd.output().expect("vmvc runs");
+    let both = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), both)
+}
+
+#[test]
+fn limits_on_the_command_line_hold_the_container() {
+    if !root_or_skip("limits_on_the_command_line_hold_the_container") {
+        return;
+    }
+    // A pids limit: past four processes, fork fails.
+    let (code, out) = shell(
+        &["--pids", "4"],
+        "for i in 1 2 3 4 5 6; do sleep 1 & done; echo looped",
+    );
+    assert!(out.contains("can't fork"), "{code:?}: {out}");
+    // A memory limit: a shell that grows past it is killed by the OOM killer (SIGKILL).
+    let (code, out) = shell(
+        &["--memory", "16M"],
+        "x=$(yes aaaaaaaaaaaaaaa | head -c 60000000); echo survived ${#x}",
+    );
+    assert_eq!(code, Some(128 + 9), "killed, not: {out}");
+    assert!(!out.contains("survived"));
+    // The same script under a roomy limit lives.
+    let (code, out) = shell(
+        &["--memory", "256M"],
+        "x=$(yes aaaaaaaaaaaaaaa | head -c 6000000); echo survived ${#x}",
+    );
+    assert_eq!((code, out.trim()), (Some(0), "survived 5999999"));
+}

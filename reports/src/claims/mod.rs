@@ -39,11 +39,13 @@ impl Verdict {
         }
     }
 
-    /// The verdict of a claim made of parts: true when every tested part
-    /// holds, false when none does, half true in between; not tested when
-    /// no part could be tested.
+    /// The verdict of a claim made of parts: true when every part holds,
+    /// false when none does, half true in between; not tested when any part
+    /// could not be tested (the others alone cannot decide the whole).
     pub fn of_parts(parts: &[Option<bool>]) -> Verdict {
-        let tested: Vec<bool> = parts.iter().flatten().copied().collect();
+        let Some(tested) = parts.iter().copied().collect::<Option<Vec<bool>>>() else {
+            return Verdict::NotTested;
+        };
         match (tested.iter().filter(|t| **t).count(), tested.len()) {
             (_, 0) => Verdict::NotTested,
             (held, n) if held == n => Verdict::True,
@@ -152,6 +154,14 @@ impl<'a> Figures<'a> {
     fn native_speed(&self, env: &EnvResult, workload: &str) -> Option<bool> {
         self.ratio(env, workload)
             .map(|(r, lo, hi)| (r - 1.0).abs() <= MIN_DIFFERENCE || (lo <= 1.0 && 1.0 <= hi))
+    }
+
+    /// True when `workload` runs slower in `env` than natively: below 1 by
+    /// more than 5 %, and the confidence interval is below 1 too (a row
+    /// that came out *faster* than native is not slower).
+    fn slower(&self, env: &EnvResult, workload: &str) -> Option<bool> {
+        self.ratio(env, workload)
+            .map(|(r, _, hi)| r < 1.0 - MIN_DIFFERENCE && hi < 1.0)
     }
 
     /// "container:full syscall: 1.02x native [0.97x – 1.08x], the same".
@@ -279,8 +289,13 @@ mod tests {
             Verdict::of_parts(&[Some(true), Some(false)]),
             Verdict::HalfTrue
         );
-        assert_eq!(Verdict::of_parts(&[Some(false), None]), Verdict::False);
+        assert_eq!(
+            Verdict::of_parts(&[Some(false), Some(false)]),
+            Verdict::False
+        );
         assert_eq!(Verdict::of_parts(&[None, None]), Verdict::NotTested);
-        assert_eq!(Verdict::of_parts(&[Some(true), None]), Verdict::True);
+        // One part untested: the tested one cannot decide the whole.
+        assert_eq!(Verdict::of_parts(&[Some(true), None]), Verdict::NotTested);
+        assert_eq!(Verdict::of_parts(&[Some(false), None]), Verdict::NotTested);
     }
 }

@@ -145,7 +145,7 @@ fn no_hypervisor(f: &Figures, no: usize) -> Claim {
     let no_hv = c.and_then(|c| {
         ev.push(f.ratio_text(c, "cpu"));
         ev.push(f.ratio_text(c, "syscall"));
-        Some(f.native_speed(c, "cpu")? && f.native_speed(c, "syscall")?)
+        Some(!f.slower(c, "cpu")? && !f.slower(c, "syscall")?)
     });
     // The reason given: chroot + cgroup alone. It holds if the classic box
     // isolates what container:full isolates; it does not if only the
@@ -178,7 +178,7 @@ fn no_hypervisor(f: &Figures, no: usize) -> Claim {
         korean: "도커는 하이퍼바이저가 필요 없다. chroot가 파일을, cgroup이 자원을 나눠 주기 때문이다.",
         english: "Docker needs no hypervisor, because chroot gives the files and cgroup the resources.",
         experiment: "Compare the container's cpu and syscall rates with native's; ask container:full and container:chroot+cgroup for their pids.",
-        rule: "Two parts. (a) No hypervisor: holds if the container's cpu and syscall rates are native's within 5 % or within the run's confidence interval. (b) Because of chroot and cgroup: holds only if chroot+cgroup alone isolates what container:full isolates (a pid of its own). Both: true; one: half true; neither: false.",
+        rule: "Two parts. (a) No hypervisor: holds if neither the container's cpu nor its syscall rate is slower than native's (by more than 5 % and outside the run's confidence interval). (b) Because of chroot and cgroup: holds only if chroot+cgroup alone isolates what container:full isolates (a pid of its own). Both: true; one: half true; neither: false.",
         evidence: ev,
         verdict: Verdict::of_parts(&[no_hv, because]),
     }
@@ -191,24 +191,24 @@ fn engine_is_kernel_interface(f: &Figures, no: usize) -> Claim {
     let mut tested = Vec::new();
     for r in rows {
         ev.push(f.ratio_text(r, "syscall"));
-        tested.push(f.native_speed(r, "syscall"));
+        tested.push(f.slower(r, "syscall"));
     }
-    let all_native: Option<bool> = tested
+    let any_slower: Option<bool> = tested
         .iter()
         .copied()
         .collect::<Option<Vec<bool>>>()
-        .map(|v| v.iter().all(|x| *x));
-    let verdict = match (tested.is_empty(), all_native) {
+        .map(|v| v.iter().any(|x| *x));
+    let verdict = match (tested.is_empty(), any_slower) {
         (true, _) | (_, None) => Verdict::NotTested,
-        (false, Some(true)) => Verdict::False,
-        (false, Some(false)) => Verdict::HalfTrue,
+        (false, Some(false)) => Verdict::False,
+        (false, Some(true)) => Verdict::HalfTrue,
     };
     Claim {
         no,
         korean: "도커 엔진이 호스트 OS와 컨테이너 사이에서 통합된 커널 인터페이스 역할을 한다.",
         english: "The Docker engine is the unified kernel interface between the host OS and the containers.",
         experiment: "Run a trivial system call in every container row (ours and the real runtimes) and compare its rate with native's.",
-        rule: "If something stood between a container and the kernel, every system call would pay for it. False if every container row's syscall rate is native's within 5 % or within the run's confidence interval (the host kernel answers directly); half true if some row is slower (something costs extra on that path, e.g. a filter), which still says nothing of an engine.",
+        rule: "If something stood between a container and the kernel, every system call would pay for it. False if no container row's syscall rate is slower than native's (by more than 5 % and outside the run's confidence interval): the host kernel answers directly; half true if some row is slower (something costs extra on that path, e.g. a filter), which still says nothing of an engine.",
         evidence: ev,
         verdict,
     }
@@ -276,8 +276,8 @@ fn lighter_than_vms(f: &Figures, no: usize) -> Claim {
                 ev.push(f.ratio_text(vm, "syscall"));
                 lighter &= matches!((c_ready, f.ready(vm)), (Some(a), Some(b)) if a * 10.0 <= b)
                     && matches!((c_over, f.overhead(vm)), (Some(a), Some(b)) if a < b);
-                slower |= f.native_speed(vm, "cpu") == Some(false)
-                    || f.native_speed(vm, "syscall") == Some(false);
+                slower |=
+                    f.slower(vm, "cpu") == Some(true) || f.slower(vm, "syscall") == Some(true);
             }
             (Some(lighter), Some(slower))
         }
