@@ -49,7 +49,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 LABS = ROOT / "labs"
-FENCE = re.compile(r"^```(\S*)\s*$")
+FENCE = re.compile(r"^\s*```(\S*)\s*$")
 # One block may run this long; the whole check should stay under ~5 min.
 BLOCK_TIMEOUT_S = 600
 
