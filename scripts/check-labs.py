@@ -19,9 +19,11 @@ What it does, in order:
    `cargo run ... -- run`) in a checked block says `--quick`. The checker
    does NOT add --quick: the labs say it, because a student's first try
    should be the fast one too, and the checker fails a lab that forgets.
-5. Runs each English lab's sh blocks, one `bash -e` per block, in order,
-   from the repository root. It fails on the first non-zero exit and
-   prints the block and the tail of its output. Commands that cannot run on
+5. Runs each English lab's sh blocks in order, all of one lab in one
+   `bash -e` started at the repository root, as a student pastes them into
+   one terminal (a variable set in one block is there in the next). It
+   fails on the first non-zero exit and prints the failing block and the
+   tail of the lab's output. Commands that cannot run on
    a PVM host (vm-linux) are written to exit 0 with a message: vmvc itself
    skips those rows and says why.
 6. Checks the blocks left the git tree as they found it (a lab that
@@ -34,7 +36,7 @@ root: the comparison still runs, the commands are skipped loudly, and
 VMVC_REQUIRE_ROOT=1 (CI) turns that skip into a failure.
 
 Usage: scripts/check-labs.py [--no-run] [--only NN]
-Logs of each block go to target/check-labs/ (one file per block).
+The output of each lab goes to target/check-labs/<lab>.log.
 """
 
 import argparse
@@ -50,8 +52,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LABS = ROOT / "labs"
 FENCE = re.compile(r"^\s*```(\S*)\s*$")
-# One block may run this long; the whole check should stay under ~5 min.
-BLOCK_TIMEOUT_S = 600
+# One lab may run this long; the whole check should stay under ~5 min.
+LAB_TIMEOUT_S = 600
+MARK = "check-labs: block"
 
 
 def blocks(path):
@@ -138,35 +141,44 @@ def git_state():
 
 
 def run_lab(path, shim_dir, logdir):
-    """Runs the lab's sh blocks; returns (ok, seconds)."""
+    """Runs the lab's sh blocks in one `bash -e`, in order, as a student
+    pastes them into one terminal (variables and the directory carry over
+    from block to block); returns (ok, seconds)."""
     env = dict(os.environ)
     env["PATH"] = f"{shim_dir}:{env.get('PATH', '/usr/bin:/bin')}"
     env.setdefault("TERM", "dumb")
-    t_lab = time.monotonic()
+    rel = path.relative_to(ROOT)
+    script = []
     for i, (no, text) in enumerate(sh_blocks(path), 1):
-        log = logdir / f"{path.stem}-{i}.log"
-        t0 = time.monotonic()
-        with open(log, "w") as out:
-            try:
-                r = subprocess.run(
-                    ["bash", "-e", "-c", text], cwd=ROOT, env=env,
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    timeout=BLOCK_TIMEOUT_S,
-                )
-                code = r.returncode
-            except subprocess.TimeoutExpired:
-                code = f"timeout after {BLOCK_TIMEOUT_S}s"
-        took = time.monotonic() - t0
-        rel = path.relative_to(ROOT)
-        if code != 0:
-            print(f"FAIL {rel}:{no} (block {i}, exit {code}, {took:.0f}s):")
-            print("  " + text.rstrip().replace("\n", "\n  "))
-            tail = log.read_text(errors="replace").splitlines()[-40:]
-            print("  --- last lines of its output (" + str(log) + "):")
-            print("  | " + "\n  | ".join(tail))
-            return False, time.monotonic() - t_lab
-        print(f"  ok {rel}:{no} (block {i}, {took:.1f}s)")
-    return True, time.monotonic() - t_lab
+        script.append(f"echo '{MARK} {i} {no}' >&2\n{text}")
+    script.append(f"echo '{MARK} end' >&2\n")
+    log = logdir / f"{path.stem}.log"
+    t0 = time.monotonic()
+    with open(log, "w") as out:
+        try:
+            r = subprocess.run(
+                ["bash", "-e", "-c", "\n".join(script)], cwd=ROOT, env=env,
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                timeout=LAB_TIMEOUT_S,
+            )
+            code = r.returncode
+        except subprocess.TimeoutExpired:
+            code = f"timeout after {LAB_TIMEOUT_S}s"
+    took = time.monotonic() - t0
+    lines = log.read_text(errors="replace").splitlines()
+    # Per-block times from the markers' positions are not kept; the blocks
+    # that started are the markers in the log.
+    started = [l.split()[1:] for l in lines if l.startswith(MARK)]
+    if code != 0:
+        last = started[-1] if started else ["?", "?"]
+        block = next(((no, t) for no, t in sh_blocks(path) if str(no) == last[-1]), (last[-1], ""))
+        print(f"FAIL {rel}:{block[0]} (block {last[0]}, exit {code}, lab ran {took:.0f}s):")
+        print("  " + block[1].rstrip().replace("\n", "\n  "))
+        print(f"  --- last lines of the lab's output ({log}):")
+        print("  | " + "\n  | ".join(lines[-40:]))
+        return False, took
+    print(f"  ok {rel}: {len(started) - 1} sh blocks in {took:.1f}s (output in {log})")
+    return True, took
 
 
 def main():
@@ -211,10 +223,9 @@ def main():
             if args.only and not en.name.startswith(args.only):
                 continue
             print(f"check-labs: running {en.relative_to(ROOT)}")
-            ok, took = run_lab(en, shim_dir, logdir)
+            ok, _ = run_lab(en, shim_dir, logdir)
             if not ok:
                 return 1
-            print(f"  {en.name}: {took:.0f}s")
     after = git_state()
     if before is not None and after != before:
         print("FAIL the labs' commands changed the git tree:")
