@@ -166,8 +166,7 @@ def run_lab(path, shim_dir, logdir):
             code = f"timeout after {LAB_TIMEOUT_S}s"
     took = time.monotonic() - t0
     lines = log.read_text(errors="replace").splitlines()
-    # Per-block times from the markers' positions are not kept; the blocks
-    # that started are the markers in the log.
+    # The blocks that started are the markers in the log.
     started = [l.split()[1:] for l in lines if l.startswith(MARK)]
     if code != 0:
         last = started[-1] if started else ["?", "?"]
