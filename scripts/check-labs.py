@@ -167,7 +167,7 @@ def run_lab(path, shim_dir, logdir):
     took = time.monotonic() - t0
     lines = log.read_text(errors="replace").splitlines()
     # The blocks that started are the markers in the log.
-    started = [l.split()[1:] for l in lines if l.startswith(MARK)]
+    started = [l.split()[2:] for l in lines if l.startswith(MARK)]
     if code != 0:
         last = started[-1] if started else ["?", "?"]
         block = next(((no, t) for no, t in sh_blocks(path) if str(no) == last[-1]), (last[-1], ""))
