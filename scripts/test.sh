@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of vmvc, in three steps:
+# Runs every test of vmvc, in four steps:
 #   1. the workspace's tests on this host (cargo test --release);
 #   2. every benchmark once and the quick suite (cargo bench -- --test);
-#   3. the tests that need hardware-style KVM, a Linux guest or pure cgroup v2,
+#   3. every command of the labs (scripts/check-labs.py: English and Korean
+#      ask for the same commands, the English ones run as root);
+#   4. the tests that need hardware-style KVM, a Linux guest or pure cgroup v2,
 #      inside the rig (rig/rig.sh: QEMU emulating an AMD-V machine).
 # Tests that need KVM or root skip loudly where they are missing; set
 # VMVC_REQUIRE_KVM=1 VMVC_REQUIRE_ROOT=1 (as .ci/run does) to make a skip fail.
@@ -13,13 +15,16 @@ cd "$(dirname "$0")/.."
 SECONDS=0
 step() { echo; echo "== $* (at ${SECONDS}s)"; }
 
-step "1/3 cargo test --workspace --release (this host)"
+step "1/4 cargo test --workspace --release (this host)"
 cargo test --workspace --release 2>&1
 
-step "2/3 cargo bench -- --test (each benchmark once, then the quick suite)"
+step "2/4 cargo bench -- --test (each benchmark once, then the quick suite)"
 cargo bench -p harness -- --test 2>&1
 
-step "3/3 rig/rig.sh (VM and cgroup v2 tests under emulated AMD-V)"
+step "3/4 scripts/check-labs.py (every sh block of labs/en and labs/ko)"
+python3 scripts/check-labs.py
+
+step "4/4 rig/rig.sh (VM and cgroup v2 tests under emulated AMD-V)"
 if command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null; then
   # A run takes ~100 s; a guest that hangs is stopped after 600 s and the
   # boot retried once (rig.sh), so a hang costs minutes, not the CI budget.
