@@ -24,6 +24,22 @@ pub fn root_or_skip(test: &str) -> bool {
     false
 }
 
+/// True when NOT root: the rootless tests run as a normal user. As root
+/// they print a loud SKIP, or fail when `VMVC_REQUIRE_ROOTLESS=1` (CI runs
+/// them as an unprivileged user it creates).
+pub fn normal_user_or_skip(test: &str) -> bool {
+    if !bench_container::is_root() {
+        return true;
+    }
+    if std::env::var("VMVC_REQUIRE_ROOTLESS").as_deref() == Ok("1") {
+        panic!("{test}: must run as a normal user, and VMVC_REQUIRE_ROOTLESS=1 forbids skipping");
+    }
+    eprintln!(
+        "\n*** SKIP {test}: a rootless test, run as root; run it as a normal user to test for real ***\n"
+    );
+    false
+}
+
 /// The workload binary: `VMVC_WORKLOAD_EXE` at run time (for a guest rig),
 /// else the one build.rs made.
 pub fn workload_exe() -> PathBuf {
