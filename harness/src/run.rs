@@ -109,10 +109,11 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
     let mut results = Vec::new();
     let mut failed = Vec::new();
     for env in envs.iter_mut() {
-        let name = env.name();
+        let name = labelled_name(env.as_ref());
         let mut r = EnvResult {
             name: name.clone(),
             description: env.description(),
+            rootless: env.rootless(),
             skipped: None,
             startup: None,
             memory: None,
@@ -213,6 +214,15 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         html,
         failed,
     })
+}
+
+/// The row's name: the environment's, with ` (rootless)` when it runs in
+/// user namespaces, so that no reader takes it for the root row.
+pub fn labelled_name(env: &dyn Environment) -> String {
+    match env.rootless() {
+        true => format!("{} (rootless)", env.name()),
+        false => env.name(),
+    }
 }
 
 /// Creates `dir` and proves it writable now, not after minutes of measuring.

@@ -56,6 +56,11 @@ pub trait Environment {
         let _ = host;
         None
     }
+    /// Runs without root, in user namespaces (labelled rootless in the
+    /// table, results.json and the report).
+    fn rootless(&self) -> bool {
+        false
+    }
     /// The guest kernel this environment boots, for the results (vm-linux).
     fn guest_kernel(&self) -> Option<reports::GuestKernel> {
         None

@@ -101,11 +101,19 @@ impl PeerEnv {
                 self.kind.package()
             ));
         }
-        if !root {
+        if !root && self.kind.is_oci() {
             return Some(format!(
-                "{tool} needs root here (namespaces, mounts{}); run vmvc as root",
-                if self.kind.is_oci() { ", cgroups" } else { "" }
+                "{tool} runs as root only in vmvc so far: rootless {tool} needs a user namespace \
+                 with uid/gid mappings in config.json, its state under $XDG_RUNTIME_DIR (--root) \
+                 and, for its cgroup, a delegated cgroup v2 subtree; vmvc does not drive that yet, \
+                 so run vmvc as root for this row"
             ));
+        }
+        if !root {
+            // bwrap makes the user namespace itself (`--unshare-all`).
+            if let Err(why) = bench_container::userns::probe() {
+                return Some(format!("rootless {tool} needs a user namespace: {why}"));
+            }
         }
         if self.kind.is_oci() {
             if let Err(e) = Layout::detect() {
@@ -199,6 +207,10 @@ impl Environment for PeerEnv {
 
     fn unavailable(&self, host: &reports::Host) -> Option<String> {
         self.why_not(host.root)
+    }
+
+    fn rootless(&self) -> bool {
+        !self.kind.is_oci() && !bench_container::is_root()
     }
 
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
