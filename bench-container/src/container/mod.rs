@@ -176,6 +176,7 @@ impl Runtime {
             namespaces |= CloneFlags::CLONE_NEWUSER;
         }
         let cloned = clone_child(namespaces, cgroup_dir.as_ref(), &plan, report_w.as_fd())?;
+        let cloned_at = Instant::now();
         // The child has its copies; ours must go or we never see EOF.
         drop(report_w);
         drop(join_fds);
@@ -199,13 +200,16 @@ impl Runtime {
             (Some(map), Some((sync_r, sync_w))) => {
                 drop(sync_r);
                 map.write(cloned.pid)?;
+                // Taken before the child is released, so that it orders
+                // before everything the child timestamps afterwards.
+                let mapped = Instant::now();
                 // One byte: the map is there, go on. (On an error above,
                 // the child sees EOF instead and gives up.)
                 write(&sync_w, b"m").map_err(|source| Error::Sys {
                     step: "releasing the child after the id map",
                     source,
                 })?;
-                Some(Instant::now())
+                Some(mapped)
             }
             _ => None,
         };
@@ -220,10 +224,13 @@ impl Runtime {
         }
         let exec_done = Instant::now();
         let at = |ns: i64| t0 + Duration::from_nanos(ns.saturating_sub(t0_ns).max(0) as u64);
-        let mut marks = vec![
-            ("cgroup_create", cgroup_created),
-            ("clone", at(progress.t_clone)),
-        ];
+        // Rootless, the mapping is timed on our clock from clone3's return:
+        // the child may not even have run yet (it waits for the map anyway).
+        let clone_end = match mapped {
+            Some(_) => cloned_at,
+            None => at(progress.t_clone),
+        };
+        let mut marks = vec![("cgroup_create", cgroup_created), ("clone", clone_end)];
         marks.extend(mapped.map(|t| ("userns_map", t)));
         marks.extend([("rootfs_setup", at(progress.t_setup)), ("exec", exec_done)]);
         container.marks = marks;
