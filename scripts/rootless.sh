@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The rootless half of the tests, as a normal user: bench-container's
-# rootless tests and a quick suite run, whose table is printed and whose
+# rootless tests, the peer tests (bwrap, and runc/crun where the host lets
+# them run rootless) and a quick suite run, whose table is printed and whose
 # results.json must show the rows a normal user can always measure:
 # native, container:chroot (rootless), peer:bwrap (rootless), and vm-bare
 # (required when VMVC_REQUIRE_KVM=1: /dev/kvm by group).
@@ -19,16 +20,19 @@ if [ "$(id -u)" = 0 ] && [ -z "$as" ]; then
 fi
 exe=$(cargo test --release -p bench-container --test rootless --no-run 2>&1 |
   sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+lib=$(cargo test --release -p harness --lib --no-run 2>&1 |
+  sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
 cargo build --release -p harness --bin vmvc 2>&1 | tail -1
 probe=$(ls -t target/release/build/bench-container-*/out/vmvc-probe | head -1)
 workload=$(ls -t target/freestanding/*/release/vmvc-workload | head -1)
-[ -x "$exe" ] && [ -x "$probe" ] && [ -x "$workload" ] || {
-  echo "rootless.sh: built binaries not found ($exe, $probe, $workload)" >&2; exit 1; }
+[ -x "$exe" ] && [ -x "$lib" ] && [ -x "$probe" ] && [ -x "$workload" ] || {
+  echo "rootless.sh: built binaries not found ($exe, $lib, $probe, $workload)" >&2; exit 1; }
 
 dir=$(mktemp -d /tmp/vmvc-rootless.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 chmod 755 "$dir"
 cp "$exe" "$dir/rootless-tests"
+cp "$lib" "$dir/harness-tests"
 cp target/release/vmvc "$probe" "$workload" "$dir/"
 run=()
 if [ -n "$as" ]; then
@@ -44,6 +48,7 @@ cd "$dir"
 echo "rootless.sh: as $(${run[@]+"${run[@]}"} id -un) ($(${run[@]+"${run[@]}"} id -Gn))"
 ${run[@]+"${run[@]}"} env VMVC_WORKLOAD_EXE="$dir/vmvc-workload" VMVC_PROBE_EXE="$dir/vmvc-probe" \
   ./rootless-tests --test-threads 2
+${run[@]+"${run[@]}"} ./harness-tests env::peer
 ${run[@]+"${run[@]}"} ./vmvc run --quick --out "$dir/out/run" \
   --env native,container:chroot,container:chroot+cgroup,container:full,peer:bwrap,peer:crun,peer:runc,vm-bare,vm-bare:process
 python3 - "$dir/out/run/results.json" <<'PY'

@@ -77,7 +77,7 @@ pub fn checks() -> Vec<Check> {
             "root: containers and peers run as root (the root rows)".into()
         } else {
             format!(
-                "uid {} (not root): containers and bwrap run rootless, in user namespaces; \
+                "uid {} (not root): containers and peers run rootless, in user namespaces; \
                  run vmvc as root for the root rows",
                 nix::unistd::Uid::current()
             )
