@@ -118,3 +118,44 @@ fn systemd_user_cgroup(own: &Path) -> Option<PathBuf> {
         .and_then(|a| a.strip_prefix("/").ok())
         .map(Path::to_path_buf)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn systemd_delegates_the_users_own_service() {
+        let uid = nix::unistd::Uid::current();
+        let own = PathBuf::from(format!(
+            "/user.slice/user-{uid}.slice/user@{uid}.service/app.slice/term.scope"
+        ));
+        assert_eq!(
+            systemd_user_cgroup(&own),
+            Some(PathBuf::from(format!(
+                "user.slice/user-{uid}.slice/user@{uid}.service"
+            )))
+        );
+        // A login session's scope is outside the user's service: not delegated.
+        let session = PathBuf::from(format!("/user.slice/user-{uid}.slice/session-3.scope"));
+        assert_eq!(systemd_user_cgroup(&session), None);
+    }
+
+    /// `check` on a directory tree shaped like a cgroup2 mount.
+    #[test]
+    fn a_subtree_must_hold_us_be_ours_and_pass_down_memory_and_pids() {
+        let root = std::env::temp_dir().join(format!("vmvc-deleg-test-{}", std::process::id()));
+        let dir = root.join("users/me");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["cgroup.procs", "cgroup.subtree_control"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        std::fs::write(dir.join("cgroup.controllers"), "cpu memory pids\n").unwrap();
+        assert_eq!(check(&root, &dir, Path::new("/users/me/shell")), Ok(()));
+        let outside = check(&root, &dir, Path::new("/system.slice/ssh.service")).unwrap_err();
+        assert!(outside.contains("outside the subtree"), "{outside}");
+        std::fs::write(dir.join("cgroup.controllers"), "cpu\n").unwrap();
+        let missing = check(&root, &dir, Path::new("/users/me")).unwrap_err();
+        assert!(missing.contains("memory pids"), "{missing}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
