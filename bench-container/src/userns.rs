@@ -35,14 +35,17 @@ pub enum IdMap {
     Single { uid: u32, gid: u32 },
     /// `0 UID 1` plus `1 START COUNT` from `/etc/subuid` and `/etc/subgid`,
     /// written by newuidmap/newgidmap.
-    Subordinate {
-        uid: u32,
-        gid: u32,
-        subuid: (u32, u32),
-        subgid: (u32, u32),
-        newuidmap: PathBuf,
-        newgidmap: PathBuf,
-    },
+    Subordinate { uid: u32, gid: u32, sub: SubIds },
+}
+
+/// A user's subordinate ids and the helpers that map them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubIds {
+    /// (first id, count) from /etc/subuid and /etc/subgid.
+    pub uids: (u32, u32),
+    pub gids: (u32, u32),
+    pub newuidmap: PathBuf,
+    pub newgidmap: PathBuf,
 }
 
 impl IdMap {
@@ -66,16 +69,16 @@ impl IdMap {
             subordinate_range(Path::new("/etc/subgid"), &name, gid),
         );
         match (helpers, ranges) {
-            ((Some(newuidmap), Some(newgidmap)), (Some(subuid), Some(subgid))) => {
-                IdMap::Subordinate {
-                    uid,
-                    gid,
-                    subuid,
-                    subgid,
+            ((Some(newuidmap), Some(newgidmap)), (Some(uids), Some(gids))) => IdMap::Subordinate {
+                uid,
+                gid,
+                sub: SubIds {
+                    uids,
+                    gids,
                     newuidmap,
                     newgidmap,
-                }
-            }
+                },
+            },
             _ => IdMap::Single { uid, gid },
         }
     }
@@ -87,19 +90,14 @@ impl IdMap {
                 "single-id map: root (0) inside is uid {uid} / gid {gid} outside, no other id exists \
                  inside (written by vmvc to /proc/PID/uid_map and gid_map)"
             ),
-            IdMap::Subordinate {
-                uid,
-                subuid,
-                subgid,
-                ..
-            } => format!(
+            IdMap::Subordinate { uid, sub, .. } => format!(
                 "subordinate map: 0 inside is uid {uid}, 1..{} inside are uids {}..{} \
                  (gids {}..{}) from /etc/subuid and /etc/subgid (written by newuidmap/newgidmap)",
-                subuid.1,
-                subuid.0,
-                u64::from(subuid.0) + u64::from(subuid.1) - 1,
-                subgid.0,
-                u64::from(subgid.0) + u64::from(subgid.1) - 1,
+                sub.uids.1,
+                sub.uids.0,
+                u64::from(sub.uids.0) + u64::from(sub.uids.1) - 1,
+                sub.gids.0,
+                u64::from(sub.gids.0) + u64::from(sub.gids.1) - 1,
             ),
         }
     }
@@ -120,16 +118,9 @@ impl IdMap {
                 put("setgroups", "deny\n".into())?;
                 put("gid_map", format!("0 {gid} 1\n"))
             }
-            IdMap::Subordinate {
-                uid,
-                gid,
-                subuid,
-                subgid,
-                newuidmap,
-                newgidmap,
-            } => {
-                run_helper(newuidmap, pid, *uid, *subuid)?;
-                run_helper(newgidmap, pid, *gid, *subgid)
+            IdMap::Subordinate { uid, gid, sub } => {
+                run_helper(&sub.newuidmap, pid, *uid, sub.uids)?;
+                run_helper(&sub.newgidmap, pid, *gid, sub.gids)
             }
         }
     }

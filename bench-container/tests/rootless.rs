@@ -42,9 +42,9 @@ fn rootless_full_is_root_inside_and_the_user_outside() {
             lines[1].starts_with(&format!("0 {uid} 1")),
             "uid 0 inside is {uid} outside: {out}"
         );
-        if let IdMap::Subordinate { subuid, .. } = &map {
+        if let IdMap::Subordinate { sub, .. } = &map {
             assert!(
-                lines[1].ends_with(&format!("1 {} {}", subuid.0, subuid.1)),
+                lines[1].ends_with(&format!("1 {} {}", sub.uids.0, sub.uids.1)),
                 "{out}"
             );
         }

@@ -190,14 +190,7 @@ pub fn environments() -> Vec<Check> {
             return v;
         }
     };
-    let say = |_: &str| {};
-    let cx = crate::env::Context {
-        exe: &exe,
-        kernel: None,
-        force: false,
-        say: &say,
-        vmvc_exe: None,
-    };
+    let cx = crate::env::Context::plain(&exe);
     for name in crate::env::KNOWN {
         // vm-linux would look for (and fetch) a guest kernel: see the
         // "KVM", "Linux guests" and "guest kernel" lines instead.

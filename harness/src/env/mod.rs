@@ -111,6 +111,20 @@ pub struct Context<'a> {
     pub vmvc_exe: Option<std::path::PathBuf>,
 }
 
+impl<'a> Context<'a> {
+    /// No options, nothing said: what `vmvc doctor` and tests build with.
+    pub fn plain(exe: &'a crate::workload_exe::WorkloadExe) -> Context<'a> {
+        fn silent(_: &str) {}
+        Context {
+            exe,
+            kernel: None,
+            force: false,
+            say: &silent,
+            vmvc_exe: None,
+        }
+    }
+}
+
 /// An environment that cannot be built on this host; reported, not measured.
 pub struct Unavailable {
     pub name: String,
