@@ -209,7 +209,7 @@ impl Environment for PeerEnv {
         } else {
             notes.push(bwrap::NOTE.into());
         }
-        if self.hide_unified {
+        if self.hide_unified && !self.rootless() {
             notes.push(hybrid::HIDE_UNIFIED_NOTE.into());
         }
         notes
