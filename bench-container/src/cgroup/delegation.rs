@@ -69,10 +69,20 @@ fn check(root: &Path, dir: &Path, own: &Path) -> Result<(), String> {
     let inside = dir
         .strip_prefix(root)
         .map_err(|_| format!("not under the cgroup2 mount {}", root.display()))?;
-    if !own.starts_with(Path::new("/").join(inside)) {
+    let top = Path::new("/").join(inside);
+    if !own.starts_with(&top) {
         return Err(format!(
             "this process is in {}, outside the subtree, so it may not move a child in \
              (start vmvc from a cgroup inside it)",
+            own.display()
+        ));
+    }
+    if own == top {
+        // cgroup v2's "no internal processes" rule: a cgroup that hands
+        // controllers down to children may not hold processes itself.
+        return Err(format!(
+            "this process is in {} itself, so its controllers cannot be passed down \
+             (no internal processes, cgroup-v2.rst); start vmvc from a child cgroup of it",
             own.display()
         ));
     }
@@ -153,8 +163,10 @@ mod tests {
         assert_eq!(check(&root, &dir, Path::new("/users/me/shell")), Ok(()));
         let outside = check(&root, &dir, Path::new("/system.slice/ssh.service")).unwrap_err();
         assert!(outside.contains("outside the subtree"), "{outside}");
+        let inside = check(&root, &dir, Path::new("/users/me")).unwrap_err();
+        assert!(inside.contains("no internal processes"), "{inside}");
         std::fs::write(dir.join("cgroup.controllers"), "cpu\n").unwrap();
-        let missing = check(&root, &dir, Path::new("/users/me")).unwrap_err();
+        let missing = check(&root, &dir, Path::new("/users/me/shell")).unwrap_err();
         assert!(missing.contains("memory pids"), "{missing}");
         std::fs::remove_dir_all(&root).unwrap();
     }
