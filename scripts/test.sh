@@ -11,7 +11,7 @@
 # Tests that need KVM or root skip loudly where they are missing; set
 # VMVC_REQUIRE_KVM=1 VMVC_REQUIRE_ROOT=1 VMVC_REQUIRE_ROOTLESS=1 (as .ci/run
 # does) to make a skip fail.
-# The rig needs QEMU (scripts/setup.sh installs it); without it, step 3 is
+# The rig needs QEMU (scripts/setup.sh installs it); without it, step 4 is
 # skipped loudly, or fails when VMVC_REQUIRE_KVM=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
