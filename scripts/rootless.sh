@@ -8,7 +8,10 @@
 #
 #   scripts/rootless.sh          as yourself (a normal user)
 #   scripts/rootless.sh USER     as root: runs them as USER (runuser), from
-#                                copies of the binaries that USER can read
+#                                copies of the binaries that USER can read,
+#                                with a cgroup v2 subtree delegated to USER
+#                                (chowned, as cgroup-v2.rst "Delegation" says)
+#                                for the delegation test
 #
 # Builds with cargo as the caller (never as USER, who may have no cargo).
 set -euo pipefail
@@ -29,7 +32,13 @@ workload=$(ls -t target/freestanding/*/release/vmvc-workload | head -1)
   echo "rootless.sh: built binaries not found ($exe, $lib, $probe, $workload)" >&2; exit 1; }
 
 dir=$(mktemp -d /tmp/vmvc-rootless.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+deleg=""
+cleanup() {
+  rm -rf "$dir"
+  # Emptied by then: the test removed its cgroups; rmdir the rest, deepest first.
+  if [ -n "$deleg" ] && [ -d "$deleg" ]; then find "$deleg" -depth -type d -exec rmdir {} \; ; fi
+}
+trap cleanup EXIT
 chmod 755 "$dir"
 cp "$exe" "$dir/rootless-tests"
 cp "$lib" "$dir/harness-tests"
@@ -46,8 +55,23 @@ else
 fi
 cd "$dir"
 echo "rootless.sh: as $(${run[@]+"${run[@]}"} id -un) ($(${run[@]+"${run[@]}"} id -Gn))"
-${run[@]+"${run[@]}"} env VMVC_WORKLOAD_EXE="$dir/vmvc-workload" VMVC_PROBE_EXE="$dir/vmvc-probe" \
-  ./rootless-tests --test-threads 2
+testenv=(VMVC_WORKLOAD_EXE="$dir/vmvc-workload" VMVC_PROBE_EXE="$dir/vmvc-probe")
+v2=$(findmnt -t cgroup2 -n -o TARGET 2>/dev/null | head -1 || true)
+if [ -n "$as" ] && [ -n "$v2" ] && [ -w "$v2" ]; then
+  # Delegate a subtree to the user: the directory and the three files
+  # cgroup-v2.rst names, plus a child for the launcher ("no internal
+  # processes"). Our subshell moves itself there and becomes the user.
+  deleg="$v2/vmvc/delegated-$as"
+  mkdir -p "$deleg/launcher"
+  for d in "$deleg" "$deleg/launcher"; do
+    chown "$as:" "$d" "$d/cgroup.procs" "$d/cgroup.threads" "$d/cgroup.subtree_control"
+  done
+  testenv+=(VMVC_DELEGATED_CGROUP="$deleg" VMVC_REQUIRE_DELEGATION="${VMVC_REQUIRE_ROOTLESS:-}")
+  ( echo "$BASHPID" > "$deleg/launcher/cgroup.procs"
+    exec "${run[@]}" env "${testenv[@]}" ./rootless-tests --test-threads 2 )
+else
+  ${run[@]+"${run[@]}"} env "${testenv[@]}" ./rootless-tests --test-threads 2
+fi
 ${run[@]+"${run[@]}"} ./harness-tests env::peer
 ${run[@]+"${run[@]}"} ./vmvc run --quick --out "$dir/out/run" \
   --env native,container:chroot,container:chroot+cgroup,container:full,peer:bwrap,peer:crun,peer:runc,vm-bare,vm-bare:process

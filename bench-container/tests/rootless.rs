@@ -139,3 +139,51 @@ fn a_profile_with_a_cgroup_needs_a_delegated_subtree() {
         .unwrap_or_default();
     assert!(e.contains("cgroups"), "{e}");
 }
+
+/// Delegation for real: a cgroup v2 subtree that root made and chowned to
+/// this user (cgroup-v2.rst, "Delegation"), with this process inside it,
+/// named by `VMVC_DELEGATED_CGROUP` (scripts/rootless.sh sets one up on the
+/// host's cgroup2 tree). The user creates the runtime's cgroups there, the
+/// container is cloned straight into its cgroup (`CLONE_INTO_CGROUP`, which
+/// the kernel allows only inside the delegated subtree), and teardown kills
+/// and removes it. The subtree may lack controllers (on a hybrid host they
+/// live in v1): this checks the delegation itself, not the limits.
+#[test]
+fn rootless_container_in_a_delegated_cgroup_v2_subtree() {
+    if !normal_user_or_skip("rootless_container_in_a_delegated_cgroup_v2_subtree") {
+        return;
+    }
+    let Some(dir) = std::env::var_os("VMVC_DELEGATED_CGROUP") else {
+        if std::env::var("VMVC_REQUIRE_DELEGATION").as_deref() == Ok("1") {
+            panic!("VMVC_REQUIRE_DELEGATION=1 but VMVC_DELEGATED_CGROUP is not set");
+        }
+        eprintln!(
+            "\n*** SKIP rootless_container_in_a_delegated_cgroup_v2_subtree: set \
+             VMVC_DELEGATED_CGROUP to a cgroup v2 subtree chowned to you that holds this \
+             process (scripts/rootless.sh does, as root) ***\n"
+        );
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let rt = Runtime::rootless(IdMap::detect(), Some(bench_container::Layout::v2(&dir)))
+        .expect("a rootless runtime in the delegated subtree");
+    let runtime_dir = rt.cgroup_dirs()[0].clone();
+    assert!(runtime_dir.starts_with(&dir), "{}", runtime_dir.display());
+    let mut spec = Spec::new("rl-deleg", Profile::Full, rootfs(), "/probe");
+    spec.args = vec!["sleep".into()];
+    let c = rt
+        .spawn(&spec)
+        .expect("a container cloned into its delegated cgroup");
+    let cg = c.cgroup().expect("a cgroup").dirs()[0].clone();
+    let members = std::fs::read_to_string(cg.join("cgroup.procs")).expect("cgroup.procs");
+    assert_eq!(
+        members.trim(),
+        c.pid().to_string(),
+        "the container is in its cgroup"
+    );
+    let t = c.teardown(Duration::ZERO).expect("teardown");
+    assert_eq!(t.exit, Exit::Signal(nix::sys::signal::Signal::SIGKILL));
+    assert!(!cg.exists(), "{} removed", cg.display());
+    drop(rt);
+    assert!(!runtime_dir.exists(), "{} removed", runtime_dir.display());
+}
