@@ -73,6 +73,7 @@ else
   ${run[@]+"${run[@]}"} env "${testenv[@]}" ./rootless-tests --test-threads 2
 fi
 ${run[@]+"${run[@]}"} ./harness-tests env::peer
+${run[@]+"${run[@]}"} ./vmvc doctor || true   # for the log: what runs rootless here, and why not
 ${run[@]+"${run[@]}"} ./vmvc run --quick --out "$dir/out/run" \
   --env native,container:chroot,container:chroot+cgroup,container:full,peer:bwrap,peer:crun,peer:runc,vm-bare,vm-bare:process
 python3 - "$dir/out/run/results.json" <<'PY'
