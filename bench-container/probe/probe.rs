@@ -7,6 +7,7 @@
 //! vmvc-probe netdevs          network devices (from /proc/net/dev)
 //! vmvc-probe hostname         the hostname (from /proc/sys/kernel/hostname)
 //! vmvc-probe mounts           its mount table (/proc/self/mountinfo)
+//! vmvc-probe ids              its uid as it sees it, then its uid_map and gid_map
 //! vmvc-probe exists PATH...   "PATH yes|no" per path
 //! vmvc-probe escape MARKER    the classic chroot escape, then "escaped" if the
 //!                             host path MARKER is visible, else "contained"
@@ -38,6 +39,15 @@ fn main() {
             "{}",
             std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default()
         ),
+        "ids" => {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("Uid: ?");
+            println!("{}", uid.split_whitespace().nth(1).unwrap_or("?"));
+            for f in ["/proc/self/uid_map", "/proc/self/gid_map"] {
+                let map = std::fs::read_to_string(f).unwrap_or_default();
+                println!("{}", map.split_whitespace().collect::<Vec<_>>().join(" "));
+            }
+        }
         "exists" => {
             for p in &args[2..] {
                 let yes = Path::new(p).exists();
@@ -84,7 +94,7 @@ fn main() {
         }
         "sleep" => std::thread::sleep(std::time::Duration::from_secs(3600)),
         _ => {
-            eprintln!("usage: vmvc-probe pid|netdevs|hostname|mounts|exists|escape|forkbomb|sleep");
+            eprintln!("usage: vmvc-probe pid|netdevs|hostname|mounts|ids|exists|escape|forkbomb|sleep");
             exit(2)
         }
     }

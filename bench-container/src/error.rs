@@ -67,11 +67,18 @@ pub enum Error {
 
     #[error("this profile needs cgroups, but the runtime was created without them")]
     CgroupsDisabled,
+
+    #[error(
+        "user namespace: {step}: {why}; check that unprivileged user namespaces are allowed \
+         (`vmvc doctor`), or remove the subordinate ranges from /etc/subuid and /etc/subgid to \
+         use the single-id map"
+    )]
+    IdMap { step: &'static str, why: String },
 }
 
 fn setup_hint(errno: nix::Error) -> &'static str {
     match errno {
-        nix::Error::EPERM => " (namespaces, mounts, chroot and cgroups need root: CAP_SYS_ADMIN and CAP_SYS_CHROOT)",
+        nix::Error::EPERM => " (namespaces, mounts, chroot and cgroups need root, CAP_SYS_ADMIN and CAP_SYS_CHROOT, or a user namespace of one's own: Runtime::rootless)",
         nix::Error::EACCES => " (is the workload binary executable, and is the rootfs on a filesystem mounted without noexec?)",
         nix::Error::ENOENT => " (does the path exist inside the rootfs?)",
         _ => "",

@@ -16,8 +16,9 @@
 //! | ipc | `CLONE_NEWIPC` | System V IPC objects and POSIX message queues (ipc_namespaces(7)) |
 //! | net | `CLONE_NEWNET` | network devices, addresses, routes, ports, firewall: a new one has only `lo`, down (network_namespaces(7)); the most expensive one to create |
 //!
-//! (Not used here: user namespaces, which would let an unprivileged user do
-//! all of this, and cgroup namespaces, which hide the cgroup path.)
+//! | user | `CLONE_NEWUSER` | user and group ids: root inside maps to an ordinary user outside, and the capabilities it holds count only for namespaces and mounts that belong to it (user_namespaces(7)); what lets a normal user do all of the above: a [`Runtime::rootless`] adds it to every container ([`userns`]) |
+//!
+//! (Not used here: cgroup namespaces, which hide the cgroup path.)
 //!
 //! **The root directory** decides which files a process can name.
 //! `chroot(2)` changes only the process's root directory: the mounts stay,
@@ -67,12 +68,14 @@ pub mod error;
 pub mod memory;
 pub mod owner;
 pub mod rootfs;
+pub mod userns;
 
 pub use cgroup::{ChargeSplit, CpuQuota, Layout, Limits, Usage};
 pub use container::{validate_name, Container, Exit, Profile, Runtime, Spec, Teardown};
 pub use error::{Error, Result};
 pub use memory::MemoryReport;
 pub use rootfs::{Rootfs, RootfsBuilder};
+pub use userns::IdMap;
 
 /// True when running as root (euid 0): what namespaces, mounts and cgroups need here.
 pub fn is_root() -> bool {

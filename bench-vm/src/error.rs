@@ -16,7 +16,9 @@ pub enum Error {
     /// `/dev/kvm` could not be opened.
     #[error(
         "cannot open /dev/kvm: {0}. Fix: load the KVM module (kvm_intel, kvm_amd or kvm_pvm), \
-         and run as root or as a member of the group owning /dev/kvm (`ls -l /dev/kvm`)"
+         and run as root or as a member of the group owning /dev/kvm (`ls -l /dev/kvm`; \
+         usually `sudo usermod -aG kvm $USER`, then log in again; if /dev/kvm is root:root 0600, \
+         `sudo groupadd -f kvm && sudo chgrp kvm /dev/kvm && sudo chmod 660 /dev/kvm`, as udev does)"
     )]
     KvmOpen(#[source] kvm_ioctls::Error),
 

@@ -1,4 +1,10 @@
 //! `vmvc doctor`: what this host can run, and how to fix what is missing.
+//!
+//! First the prerequisites (KVM, user namespaces, id ranges, cgroups, the
+//! tools), then one line per environment, from the same `unavailable` check
+//! `vmvc run` uses, so that the doctor and the table never disagree. Run as
+//! a normal user, it says what runs rootless and what each missing piece
+//! takes: the kvm group, cgroup delegation, subordinate ids, a sysctl.
 
 use crate::host;
 use reports::{CgroupLayout, Virtualization};
@@ -38,7 +44,7 @@ pub fn checks() -> Vec<Check> {
         },
         fix: match h.virtualization {
             Virtualization::None => "enable VT-x/AMD-V in the firmware and `modprobe kvm_intel` or `modprobe kvm_amd`; in a cloud VM, pick an instance type with nested virtualization".into(),
-            _ => "run as root or add yourself to the `kvm` group".into(),
+            _ => host::kvm_group_fix(),
         },
     });
     if h.virtualization == Virtualization::Pvm {
@@ -65,11 +71,20 @@ pub fn checks() -> Vec<Check> {
         fix: "run `vmvc kernel fetch` (Debian/Ubuntu), or give `vmvc run --kernel PATH`".into(),
     });
     v.push(Check {
-        what: "root",
-        ok: h.root,
-        found: if h.root { "yes".into() } else { "no".into() },
-        fix: "containers need root (namespaces, mounts, cgroups): run with sudo".into(),
+        what: "user",
+        ok: true,
+        found: if h.root {
+            "root: containers and peers run as root (the root rows)".into()
+        } else {
+            format!(
+                "uid {} (not root): containers and peers run rootless, in user namespaces; \
+                 run vmvc as root for the root rows",
+                nix::unistd::Uid::current()
+            )
+        },
+        fix: String::new(),
     });
+    v.extend(rootless_checks(h.root));
     v.push(Check {
         what: "cgroups",
         ok: h.cgroup != CgroupLayout::None,
@@ -113,6 +128,95 @@ pub fn checks() -> Vec<Check> {
     v
 }
 
+/// User namespaces, the id map and cgroup delegation: what rootless needs.
+fn rootless_checks(root: bool) -> Vec<Check> {
+    use bench_container::{cgroup::delegation, userns, IdMap};
+    let probe = userns::probe();
+    let map = IdMap::detect();
+    let mut v = vec![
+        Check {
+            what: "user namespaces",
+            ok: probe.is_ok(),
+            found: match &probe {
+                Ok(()) => "an unprivileged user may create them".into(),
+                Err(why) => why.clone(),
+            },
+            fix: String::new(),
+        },
+        Check {
+            what: "id map (rootless)",
+            ok: true,
+            found: match map {
+                IdMap::Single { .. } => format!(
+                    "{}; for a range of ids inside: apt-get install uidmap and \
+                     `sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER`",
+                    map.describe()
+                ),
+                IdMap::Subordinate { .. } => map.describe(),
+            },
+            fix: String::new(),
+        },
+    ];
+    if !root {
+        let d = delegation::find();
+        v.push(Check {
+            what: "cgroup delegation",
+            ok: d.is_ok(),
+            found: match &d {
+                Ok(l) => format!("rootless containers get cgroups in {}", l.describe()),
+                Err(_) => {
+                    "none: container:chroot+cgroup and container:full do not run rootless".into()
+                }
+            },
+            fix: d.err().unwrap_or_default(),
+        });
+    }
+    v
+}
+
+/// One line per environment: runs here (and how), or why not.
+pub fn environments() -> Vec<Check> {
+    let mut v = Vec::new();
+    let host = host::detect();
+    let exe = match crate::workload_exe::WorkloadExe::install() {
+        Ok(e) => e,
+        Err(e) => {
+            v.push(Check {
+                what: "workload",
+                ok: false,
+                found: format!("{e:#}"),
+                fix: "make the cache directory writable ($VMVC_CACHE or ~/.cache/vmvc)".into(),
+            });
+            return v;
+        }
+    };
+    let cx = crate::env::Context::plain(&exe);
+    for name in crate::env::KNOWN {
+        // vm-linux would look for (and fetch) a guest kernel: see the
+        // "KVM", "Linux guests" and "guest kernel" lines instead.
+        if name.starts_with("vm-linux") {
+            continue;
+        }
+        // The checks need no vmvc binary: `vm-bare:process` is checked as `vm-bare`.
+        let built = crate::env::by_name(name.replace(":process", "").as_str(), &cx, false);
+        let (ok, found) = match built {
+            Ok(env) => match env.unavailable(&host) {
+                None if env.rootless() => (true, "runs, rootless".into()),
+                None => (true, "runs".into()),
+                Some(why) => (false, why),
+            },
+            Err(e) => (false, format!("{e:#}")),
+        };
+        v.push(Check {
+            what: name,
+            ok,
+            found,
+            fix: String::new(),
+        });
+    }
+    v
+}
+
 /// The doctor's report as text.
 pub fn render(checks: &[Check]) -> String {
     let mut out = String::new();
@@ -123,7 +227,7 @@ pub fn render(checks: &[Check]) -> String {
             c.what,
             c.found
         ));
-        if !c.ok {
+        if !c.ok && !c.fix.is_empty() {
             out.push_str(&format!("     {:<20} fix: {}\n", "", c.fix));
         }
     }

@@ -163,6 +163,25 @@ pub fn tsc_hz() -> f64 {
     rates[1]
 }
 
+/// How to get /dev/kvm by group, as udev sets it up on most distributions.
+pub fn kvm_group_fix() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let group = std::fs::metadata("/dev/kvm")
+        .ok()
+        .and_then(|m| nix::unistd::Group::from_gid(m.gid().into()).ok().flatten())
+        .map(|g| g.name);
+    match group.as_deref() {
+        Some(g) if g != "root" => format!(
+            "add yourself to the group {g} that owns /dev/kvm: `sudo usermod -aG {g} $USER`, \
+             then log in again (or `newgrp {g}`)"
+        ),
+        _ => "/dev/kvm belongs to root alone: `sudo groupadd -f kvm && sudo chgrp kvm /dev/kvm && \
+              sudo chmod 660 /dev/kvm` (what udev's rule does), then `sudo usermod -aG kvm $USER` \
+              and log in again; or run vmvc as root"
+            .into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

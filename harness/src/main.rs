@@ -238,6 +238,11 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
         }
         Cmd::Doctor => {
             print!("{}", harness::doctor::render(&harness::doctor::checks()));
+            println!("\nenvironments (`vmvc run` measures those marked ok):");
+            print!(
+                "{}",
+                harness::doctor::render(&harness::doctor::environments())
+            );
             Ok(0)
         }
         Cmd::Kernel(KernelCmd::Fetch) => {

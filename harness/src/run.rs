@@ -109,10 +109,11 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
     let mut results = Vec::new();
     let mut failed = Vec::new();
     for env in envs.iter_mut() {
-        let name = env.name();
+        let name = labelled_name(env.as_ref());
         let mut r = EnvResult {
             name: name.clone(),
             description: env.description(),
+            rootless: env.rootless(),
             skipped: None,
             startup: None,
             memory: None,
@@ -241,10 +242,24 @@ fn ask_identities(results: &[EnvResult]) -> Vec<reports::Identity> {
         .collect()
 }
 
+/// The row's name: the environment's, with ` (rootless)` when it runs in
+/// user namespaces, so that no reader takes it for the root row.
+pub fn labelled_name(env: &dyn Environment) -> String {
+    match env.rootless() {
+        true => format!("{} (rootless)", env.name()),
+        false => env.name(),
+    }
+}
+
 /// Creates `dir` and proves it writable now, not after minutes of measuring.
 fn prepare_out_dir(dir: &Path) -> anyhow::Result<()> {
+    // The folders this creates, outermost first, to hand to the sudo user.
+    let new: Vec<&Path> = dir.ancestors().take_while(|a| !a.exists()).collect();
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+    for d in new.iter().rev() {
+        give_to_sudo_user(d)?;
+    }
     let probe = dir.join(".vmvc-write-test");
     std::fs::write(&probe, b"")
         .with_context(|| format!("output folder {} is not writable", dir.display()))?;
@@ -260,7 +275,28 @@ pub fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<(PathBuf, 
     std::fs::write(&json, text).with_context(|| format!("writing {}", json.display()))?;
     std::fs::write(&html, reports::render_html(std::slice::from_ref(results)))
         .with_context(|| format!("writing {}", html.display()))?;
+    give_to_sudo_user(&json)?;
+    give_to_sudo_user(&html)?;
     Ok((json, html))
+}
+
+/// Under `sudo vmvc ...`, files we create belong to the user who ran sudo
+/// (`SUDO_UID`/`SUDO_GID`, sudo(8)), not to root: their results are theirs
+/// to move and delete. Nothing to do otherwise.
+fn give_to_sudo_user(path: &Path) -> anyhow::Result<()> {
+    let id = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
+    let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) else {
+        return Ok(());
+    };
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    nix::unistd::chown(
+        path,
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    )
+    .with_context(|| format!("giving {} to the sudo user (uid {uid})", path.display()))
 }
 
 /// Fills in ratios and overheads relative to `native` from the same run.

@@ -59,9 +59,18 @@ fn ratio(e: &EnvResult, w: &str) -> String {
 pub fn render(r: &Results) -> String {
     let mut out = String::new();
     let workloads = ["cpu", "mem_bw", "random_access", "syscall", "boundary"];
+    // As wide as the longest measured name (rootless rows are long).
+    let w = r
+        .environments
+        .iter()
+        .filter(|e| e.skipped.is_none())
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(22);
     let _ = writeln!(
         out,
-        "{:<22} {:>30} {:>11} {:>11} {}",
+        "{:<w$} {:>30} {:>11} {:>11} {}",
         "environment",
         "READY median [p5 – p95]",
         "memory",
@@ -70,7 +79,7 @@ pub fn render(r: &Results) -> String {
     );
     for e in &r.environments {
         if let Some(why) = &e.skipped {
-            let _ = writeln!(out, "{:<22} not measured: {why}", e.name);
+            let _ = writeln!(out, "{:<w$} not measured: {why}", e.name);
             continue;
         }
         let (mem, over) = match &e.memory {
@@ -83,7 +92,7 @@ pub fn render(r: &Results) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<22} {:>30} {:>11} {:>11} {}",
+            "{:<w$} {:>30} {:>11} {:>11} {}",
             e.name,
             ready(e),
             mem,

@@ -207,3 +207,40 @@ fn envs_lists_both_vm_linux_modes() {
         "{names:?}"
     );
 }
+
+/// A VMM child whose VM cannot start (here: 1 PiB of guest RAM, more than
+/// any address space) gets its own error to the launcher, from its stderr,
+/// and never passes for a workload that panicked.
+#[test]
+fn a_vmm_child_that_cannot_start_its_vm_says_why() {
+    let kvm = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm");
+    if let Err(e) = kvm {
+        if std::env::var("VMVC_REQUIRE_KVM").as_deref() == Ok("1") {
+            panic!("VMVC_REQUIRE_KVM=1 but /dev/kvm: {e}");
+        }
+        eprintln!("\n*** SKIP a_vmm_child_that_cannot_start_its_vm_says_why: /dev/kvm: {e} ***\n");
+        return;
+    }
+    let exe = Path::new(env!("CARGO_BIN_EXE_vmvc"));
+    let ram = (1u64 << 50).to_string();
+    let started = harness::env::vmm_process::VmmProcess::start(
+        exe,
+        harness::env::vm_bare::VMM_SUBCOMMAND,
+        &[ram],
+        std::time::Duration::from_secs(10),
+        None,
+    );
+    let e = match started {
+        Ok(_) => panic!("a VM with 1 PiB of RAM started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        e.contains("the VMM process failed: vmvc __vmm-bare:"),
+        "{e}"
+    );
+    assert!(e.contains("could not start the VM"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}

@@ -178,6 +178,10 @@ pub struct EnvResult {
     pub name: String,
     /// One sentence: what runs the workload here.
     pub description: String,
+    /// Run without root, in user namespaces (the name then ends in
+    /// ` (rootless)`). Absent in files written before it existed: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootless: bool,
     /// Set when the environment was asked for but not measured, with the reason
     /// in plain words (e.g. why a Linux guest cannot run on a PVM host).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -255,3 +255,30 @@ fn odd_data_never_panics_and_says_what_is_missing() {
     let html = render_html(&[all_nan]);
     assert!(html.contains("This chart could not be drawn"));
 }
+
+#[test]
+fn rootless_rows_are_explained_and_the_flag_is_optional_in_json() {
+    let mut run = sample_run("r1", "h", 1.0);
+    let plain = render_html(std::slice::from_ref(&run));
+    assert!(
+        !plain.contains("class=\"rootless\""),
+        "no note without rootless rows"
+    );
+    // A file written before the field existed reads as not rootless.
+    let text = serde_json::to_string(&run).expect("serialize");
+    assert!(!text.contains("\"rootless\""), "false is not written");
+    let back = parse(&text, std::path::Path::new("results.json")).expect("read back");
+    assert!(back.environments.iter().all(|e| !e.rootless));
+
+    let c = run
+        .environments
+        .iter_mut()
+        .find(|e| e.name == "container:full")
+        .expect("a container row");
+    c.name = "container:full (rootless)".into();
+    c.rootless = true;
+    let html = render_html(std::slice::from_ref(&run));
+    assert!(html.contains("class=\"rootless\"") && html.contains("userns_map"));
+    let text = serde_json::to_string(&run).expect("serialize");
+    assert!(text.contains("\"rootless\":true"));
+}

@@ -41,6 +41,7 @@
 //! behind it, as youki's libcgroups does; `files.rs` reads, writes and
 //! removes. [`Cgroups`] and [`Cgroup`] below are the same for both.
 
+pub mod delegation;
 mod files;
 mod layout;
 mod usage;

@@ -9,14 +9,15 @@
 //! mount(2).
 
 use super::profile::{Profile, Spec};
-use super::report::{mono_ns, Record, STEP_EXEC};
+use super::report::{mono_ns, Record, STEP_EXEC, STEP_USERNS};
 use crate::error::{Error, Result};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, FdFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
-use nix::unistd::{chdir, chroot, dup2, pivot_root, sethostname, write};
+use nix::sys::statvfs::{statvfs, FsFlags};
+use nix::unistd::{chdir, chroot, close, dup2, pivot_root, read, sethostname, write};
 use std::ffi::{c_char, CStr, CString};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
@@ -37,6 +38,32 @@ pub(super) struct Plan {
     keep: Vec<RawFd>,
     stdout: Option<RawFd>,
     stderr: Option<RawFd>,
+    /// Rootless: (read end, write end) of the pipe the launcher releases
+    /// the child on once the id map is written.
+    userns_sync: Option<(RawFd, RawFd)>,
+    /// Flags of the read-only remount of the rootfs (see `locked_flags`).
+    ro_flags: MsFlags,
+}
+
+/// The flags a bind mount of `root` must keep when remounted. In a user
+/// namespace the kernel locks the atime, nosuid, nodev and noexec flags of
+/// mounts inherited from the host, and a remount that would clear one fails
+/// with EPERM (mount(2), "EPERM"; mount_namespaces(7), "locked mounts"):
+/// runc and crun carry them over the same way.
+fn locked_flags(root: &std::path::Path) -> MsFlags {
+    let have = statvfs(root).map(|s| s.flags()).unwrap_or(FsFlags::empty());
+    let mut flags = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if have.contains(fs) {
+            flags |= ms;
+        }
+    }
+    flags
 }
 
 fn cstring(bytes: &[u8]) -> Result<CString> {
@@ -47,7 +74,11 @@ fn cstring(bytes: &[u8]) -> Result<CString> {
 }
 
 impl Plan {
-    pub(super) fn new(spec: &Spec, join: &[OwnedFd]) -> Result<Plan> {
+    pub(super) fn new(
+        spec: &Spec,
+        join: &[OwnedFd],
+        userns_sync: Option<&(OwnedFd, OwnedFd)>,
+    ) -> Result<Plan> {
         let root = spec.rootfs.root();
         let exe = if spec.bare {
             spec.rootfs.host_path(&spec.exe)
@@ -90,6 +121,13 @@ impl Plan {
             keep: spec.keep_fds.clone(),
             stdout: spec.stdout,
             stderr: spec.stderr,
+            userns_sync: userns_sync.map(|(r, w)| (r.as_raw_fd(), w.as_raw_fd())),
+            ro_flags: locked_flags(root)
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_BIND
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV,
         })
     }
 }
@@ -128,6 +166,17 @@ fn child_setup(
         write(fd, b"0").map_err(at(0))?;
     }
     let t_clone = mono_ns();
+    if let Some((sync_r, sync_w)) = p.userns_sync {
+        // Our copy of the write end must go, or a dead launcher would
+        // leave us waiting forever instead of reading end-of-file.
+        close(sync_w).map_err(at(STEP_USERNS))?;
+        let mut b = [0u8; 1];
+        match read(sync_r, &mut b) {
+            Ok(1) => {}
+            Ok(_) => return Err((STEP_USERNS, Errno::EPIPE)),
+            Err(e) => return Err((STEP_USERNS, e)),
+        }
+    }
     // Start the program with no blocked signals and SIGPIPE at its default
     // (Rust's runtime ignores it in the launcher).
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None).map_err(at(1))?;
@@ -161,12 +210,7 @@ fn child_setup(
                 none,
             )
             .map_err(at(3))?;
-            let ro = MsFlags::MS_REMOUNT
-                | MsFlags::MS_BIND
-                | MsFlags::MS_RDONLY
-                | MsFlags::MS_NOSUID
-                | MsFlags::MS_NODEV;
-            mount(none, p.root.as_c_str(), none, ro, none).map_err(at(4))?;
+            mount(none, p.root.as_c_str(), none, p.ro_flags, none).map_err(at(4))?;
             // A proc of the *new* pid namespace: the workload sees itself as PID 1.
             let noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
             mount(

@@ -26,33 +26,38 @@
 //! (paths as C strings, argv/envp pointer arrays, file descriptors) is
 //! prepared before the clone.
 //!
+//! **Rootless** ([`Runtime::rootless`]): the clone adds `CLONE_NEWUSER`
+//! and the child, before anything else, waits on a pipe while the launcher
+//! writes its id map ([`crate::userns`]); that wait is the phase
+//! `userns_map`. Everything after it happens with the capabilities the
+//! child holds inside its own user namespace, none on the host.
+//!
 //! The files: [`profile`] (what a container gets), `clone` (clone3),
 //! `child` (the child's setup: mounts, pivot_root, exec), `report` (the
-//! report pipe); this file holds the [`Runtime`] and the running
-//! [`Container`] (wait, kill, teardown).
+//! report pipe), `running` (the running [`Container`]: wait, kill,
+//! teardown); this file holds the [`Runtime`] and [`Runtime::spawn`].
 
 mod child;
 mod clone;
 pub mod profile;
 mod report;
+mod running;
 
 pub use profile::{validate_name, Profile, Spec};
+pub use running::{Container, Exit, Teardown};
 
 use child::Plan;
 use clone::clone_child;
 use report::{mono_ns, read_record, Record};
 
-use crate::cgroup::{Cgroup, Cgroups, Layout};
+use crate::cgroup::{Cgroups, Layout};
 use crate::error::{Error, Result};
-use crate::memory::{self, MemoryReport};
-use crate::rootfs::{self, Rootfs};
-use nix::errno::Errno;
+use crate::rootfs;
+use crate::userns::IdMap;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::{pipe2, Pid};
-use std::os::fd::{AsFd, OwnedFd};
+use nix::unistd::{pipe2, write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,6 +67,8 @@ use std::time::{Duration, Instant};
 pub struct Runtime {
     cgroups: Option<Cgroups>,
     cleaned: Vec<PathBuf>,
+    /// Rootless: every container gets a user namespace with this map.
+    userns: Option<IdMap>,
 }
 
 impl Runtime {
@@ -78,6 +85,7 @@ impl Runtime {
         Ok(Runtime {
             cgroups: Some(cgroups),
             cleaned,
+            userns: None,
         })
     }
 
@@ -86,7 +94,25 @@ impl Runtime {
         Runtime {
             cgroups: None,
             cleaned: rootfs::remove_leftovers(&std::env::temp_dir()),
+            userns: None,
         }
+    }
+
+    /// Rootless: every container in a user namespace of its own, with
+    /// `map`; cgroups only in `delegated`, a subtree this user may manage
+    /// ([`crate::cgroup::delegation::find`]), else none.
+    pub fn rootless(map: IdMap, delegated: Option<Layout>) -> Result<Runtime> {
+        let mut rt = match delegated {
+            Some(layout) => Runtime::with_layout(layout)?,
+            None => Runtime::without_cgroups(),
+        };
+        rt.userns = Some(map);
+        Ok(rt)
+    }
+
+    /// The id map of a rootless runtime.
+    pub fn id_map(&self) -> Option<&IdMap> {
+        self.userns.as_ref()
     }
 
     pub fn layout(&self) -> Option<&Layout> {
@@ -123,7 +149,7 @@ impl Runtime {
         // ---- t0: the first container-specific step.
         let t0 = Instant::now();
         let t0_ns = mono_ns();
-        let cgroup = if spec.profile.uses_cgroup() {
+        let cgroup = if spec.profile.uses_cgroup() && !spec.no_cgroup {
             let cgroups = self.cgroups.as_ref().ok_or(Error::CgroupsDisabled)?;
             Some(cgroups.create(&spec.name, &spec.limits)?)
         } else {
@@ -135,17 +161,22 @@ impl Runtime {
         };
         let cgroup_created = Instant::now();
 
-        let plan = Plan::new(spec, &join_fds)?;
-        let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).map_err(|source| Error::Sys {
-            step: "pipe2",
-            source,
-        })?;
-        let cloned = clone_child(
-            spec.namespaces,
-            cgroup_dir.as_ref(),
-            &plan,
-            report_w.as_fd(),
-        )?;
+        let pipe = || {
+            pipe2(OFlag::O_CLOEXEC).map_err(|source| Error::Sys {
+                step: "pipe2",
+                source,
+            })
+        };
+        // Rootless: the child waits on `sync` until its id map is written.
+        let sync = self.userns.as_ref().map(|_| pipe()).transpose()?;
+        let plan = Plan::new(spec, &join_fds, sync.as_ref())?;
+        let (report_r, report_w) = pipe()?;
+        let mut namespaces = spec.namespaces;
+        if self.userns.is_some() {
+            namespaces |= CloneFlags::CLONE_NEWUSER;
+        }
+        let cloned = clone_child(namespaces, cgroup_dir.as_ref(), &plan, report_w.as_fd())?;
+        let cloned_at = Instant::now();
         // The child has its copies; ours must go or we never see EOF.
         drop(report_w);
         drop(join_fds);
@@ -161,9 +192,27 @@ impl Runtime {
             t0,
             marks: Vec::new(),
             exit: None,
+            rootless: self.userns.is_some(),
         };
         // From here on, dropping `container` kills and reaps the child and
         // removes the cgroup: every error path below is clean.
+        let mapped = match (&self.userns, sync) {
+            (Some(map), Some((sync_r, sync_w))) => {
+                drop(sync_r);
+                map.write(cloned.pid)?;
+                // Taken before the child is released, so that it orders
+                // before everything the child timestamps afterwards.
+                let mapped = Instant::now();
+                // One byte: the map is there, go on. (On an error above,
+                // the child sees EOF instead and gives up.)
+                write(&sync_w, b"m").map_err(|source| Error::Sys {
+                    step: "releasing the child after the id map",
+                    source,
+                })?;
+                Some(mapped)
+            }
+            _ => None,
+        };
         let progress = match read_record(report_r.as_fd()) {
             Some(r) if r.kind == Record::PROGRESS => r,
             Some(r) => return Err(r.into_error()),
@@ -175,205 +224,16 @@ impl Runtime {
         }
         let exec_done = Instant::now();
         let at = |ns: i64| t0 + Duration::from_nanos(ns.saturating_sub(t0_ns).max(0) as u64);
-        container.marks = vec![
-            ("cgroup_create", cgroup_created),
-            ("clone", at(progress.t_clone)),
-            ("rootfs_setup", at(progress.t_setup)),
-            ("exec", exec_done),
-        ];
+        // Rootless, the mapping is timed on our clock from clone3's return:
+        // the child may not even have run yet (it waits for the map anyway).
+        let clone_end = match mapped {
+            Some(_) => cloned_at,
+            None => at(progress.t_clone),
+        };
+        let mut marks = vec![("cgroup_create", cgroup_created), ("clone", clone_end)];
+        marks.extend(mapped.map(|t| ("userns_map", t)));
+        marks.extend([("rootfs_setup", at(progress.t_setup)), ("exec", exec_done)]);
+        container.marks = marks;
         Ok(container)
-    }
-}
-
-/// How a container's program ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    Signal(Signal),
-    /// Killed by the OOM killer of its cgroup (SIGKILL, and the cgroup
-    /// counted an OOM kill).
-    OomKilled,
-}
-
-/// What [`Container::teardown`] did.
-#[derive(Debug, Clone, Copy)]
-pub struct Teardown {
-    /// From the call to everything released (reaped, cgroup removed).
-    pub took: Duration,
-    pub exit: Exit,
-}
-
-/// A started container. Dropping it kills the program, reaps it and
-/// removes the cgroup; [`Container::teardown`] does the same and reports.
-#[derive(Debug)]
-pub struct Container {
-    name: String,
-    profile: Profile,
-    pid: Pid,
-    pidfd: Option<OwnedFd>,
-    cgroup: Option<Cgroup>,
-    _rootfs: Arc<Rootfs>,
-    t0: Instant,
-    marks: Vec<(&'static str, Instant)>,
-    exit: Option<Exit>,
-}
-
-impl Container {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn profile(&self) -> Profile {
-        self.profile
-    }
-
-    /// The program's pid as the host sees it.
-    pub fn pid(&self) -> u32 {
-        self.pid.as_raw() as u32
-    }
-
-    pub fn cgroup(&self) -> Option<&Cgroup> {
-        self.cgroup.as_ref()
-    }
-
-    /// When `spawn` started (before the cgroup was made).
-    pub fn t0(&self) -> Instant {
-        self.t0
-    }
-
-    /// Phase ends in order: `cgroup_create`, `clone`, `rootfs_setup`, `exec`.
-    pub fn marks(&self) -> &[(&'static str, Instant)] {
-        &self.marks
-    }
-
-    /// When the launcher saw `execve` succeed: the start of `workload_start`.
-    pub fn exec_done(&self) -> Instant {
-        self.marks.last().map_or(self.t0, |m| m.1)
-    }
-
-    /// Memory: the cgroup's charge and split, the workload's PSS.
-    pub fn memory(&self) -> Result<MemoryReport> {
-        let cg = match &self.cgroup {
-            Some(cg) => {
-                let u = cg.usage()?;
-                Some((u.memory_current, u.charge_split()))
-            }
-            None => None,
-        };
-        Ok(MemoryReport::new(cg, memory::smaps_rollup(self.pid())?))
-    }
-
-    /// Waits up to `timeout` for the program to end; `None` if it still runs.
-    pub fn wait_timeout(&mut self, timeout: Duration) -> Result<Option<Exit>> {
-        if let Some(e) = self.exit {
-            return Ok(Some(e));
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => {}
-                Ok(status) => return Ok(Some(self.reaped(status))),
-                Err(Errno::EINTR) => continue,
-                Err(source) => {
-                    return Err(Error::Sys {
-                        step: "waitpid",
-                        source,
-                    })
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(None);
-            }
-            self.sleep_until_exit(left);
-        }
-    }
-
-    /// Waits for the program to end.
-    pub fn wait(&mut self) -> Result<Exit> {
-        loop {
-            if let Some(e) = self.wait_timeout(Duration::from_secs(3600))? {
-                return Ok(e);
-            }
-        }
-    }
-
-    /// SIGKILL (the program; in `full` the kernel then kills the whole pid namespace).
-    pub fn kill(&self) {
-        if self.exit.is_none() {
-            let _ = kill(self.pid, Signal::SIGKILL);
-        }
-    }
-
-    /// Waits up to `grace` for the program to exit by itself, kills it if
-    /// not, reaps it, kills what is left in the cgroup and removes it.
-    pub fn teardown(mut self, grace: Duration) -> Result<Teardown> {
-        let start = Instant::now();
-        let exit = match self.wait_timeout(grace)? {
-            Some(e) => e,
-            None => {
-                self.kill();
-                self.wait()?
-            }
-        };
-        if let Some(cg) = self.cgroup.take() {
-            cg.remove()?;
-        }
-        Ok(Teardown {
-            took: start.elapsed(),
-            exit,
-        })
-    }
-
-    fn reaped(&mut self, status: WaitStatus) -> Exit {
-        let exit = match status {
-            WaitStatus::Exited(_, code) => Exit::Code(code),
-            WaitStatus::Signaled(_, Signal::SIGKILL, _)
-                if self.cgroup.as_ref().is_some_and(|c| c.oom_kills() > 0) =>
-            {
-                Exit::OomKilled
-            }
-            WaitStatus::Signaled(_, sig, _) => Exit::Signal(sig),
-            // We do not ask for stop/continue events.
-            _ => Exit::Code(-1),
-        };
-        self.exit = Some(exit);
-        self.pidfd = None;
-        exit
-    }
-
-    /// Blocks until the program exits or `max` passes: on its pidfd when we
-    /// have one (pidfd_open(2): readable once the process exits), else a nap.
-    fn sleep_until_exit(&self, max: Duration) {
-        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        match &self.pidfd {
-            Some(fd) => {
-                let ms = max.as_millis().clamp(1, i32::MAX as u128) as i32;
-                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                let _ = poll(
-                    &mut fds,
-                    PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-                );
-            }
-            None => std::thread::sleep(max.min(Duration::from_millis(1))),
-        }
-    }
-
-    fn died_during_setup(&mut self) -> Error {
-        let status = match self.wait_timeout(Duration::from_secs(5)) {
-            Ok(Some(e)) => format!("{e:?}"),
-            _ => "still running".into(),
-        };
-        Error::DiedDuringSetup { status }
-    }
-}
-
-impl Drop for Container {
-    fn drop(&mut self) {
-        if self.exit.is_none() {
-            self.kill();
-            let _ = waitpid(self.pid, None);
-        }
-        // `cgroup` drops next: kills stragglers, removes the directories.
     }
 }

@@ -93,6 +93,9 @@ pub struct Spec {
     /// mounts, no chroot, no hostname). "A bare clone() with the same
     /// flags plus a cgroup attach", to which `full` is compared.
     pub bare: bool,
+    /// Experiments: the profile's namespaces and root without its cgroup
+    /// (e.g. `full` rootless where no cgroup subtree is delegated).
+    pub no_cgroup: bool,
 }
 
 impl Spec {
@@ -111,6 +114,7 @@ impl Spec {
             limits: Limits::default(),
             namespaces: profile.namespaces(),
             bare: false,
+            no_cgroup: false,
         }
     }
 

@@ -12,7 +12,7 @@ use nix::unistd::read;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Steps of the child's setup, for error reports.
-pub(super) const STEPS: [&str; 14] = [
+pub(super) const STEPS: [&str; 15] = [
     "joining the cgroup (write to cgroup.procs)",
     "resetting the signal mask",
     "making / private (mount --make-rprivate /)",
@@ -27,9 +27,11 @@ pub(super) const STEPS: [&str; 14] = [
     "setting up file descriptors",
     "execve",
     "clone",
+    "waiting for the launcher to write the id map (user namespace)",
 ];
 pub(super) const STEP_EXEC: u32 = 12;
 pub(super) const STEP_CLONE: u32 = 13;
+pub(super) const STEP_USERNS: u32 = 14;
 
 /// One fixed-size message from the child on the report pipe.
 pub(super) struct Record {

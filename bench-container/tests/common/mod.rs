@@ -24,6 +24,29 @@ pub fn root_or_skip(test: &str) -> bool {
     false
 }
 
+/// True when NOT root and user namespaces work: the rootless tests run as
+/// a normal user (scripts/rootless.sh runs them as one when the suite runs
+/// as root). As root they print a loud SKIP. A normal user without user
+/// namespaces skips loudly too, or fails when `VMVC_REQUIRE_ROOTLESS=1`.
+pub fn normal_user_or_skip(test: &str) -> bool {
+    if bench_container::is_root() {
+        eprintln!(
+            "\n*** SKIP {test}: a rootless test, run as root; scripts/rootless.sh runs it as a normal user ***\n"
+        );
+        return false;
+    }
+    match bench_container::userns::probe() {
+        Ok(()) => true,
+        Err(why) if std::env::var("VMVC_REQUIRE_ROOTLESS").as_deref() == Ok("1") => {
+            panic!("{test}: VMVC_REQUIRE_ROOTLESS=1 but {why}")
+        }
+        Err(why) => {
+            eprintln!("\n*** SKIP {test}: {why} ***\n");
+            false
+        }
+    }
+}
+
 /// The workload binary: `VMVC_WORKLOAD_EXE` at run time (for a guest rig),
 /// else the one build.rs made.
 pub fn workload_exe() -> PathBuf {

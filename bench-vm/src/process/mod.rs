@@ -160,8 +160,17 @@ pub fn serve_guest<G: Guest>(
     let mut vm = match launch() {
         Ok(vm) => vm,
         Err(e) => {
-            // Tell the launcher before giving up (it is waiting for READY).
-            let _ = send(&mut sock, fault_message(G::fault_of(&e)));
+            // Tell the launcher before giving up (it is waiting for READY):
+            // a guest fault as such, anything else (opening /dev/kvm,
+            // memory) as a launch failure whose cause our caller prints.
+            let m = match G::fault_of(&e) {
+                Some(f) => fault_message(Some(f)),
+                None => Message::Fault {
+                    code: fault::LAUNCH,
+                    detail: 0,
+                },
+            };
+            let _ = send(&mut sock, m);
             return Err(e);
         }
     };

@@ -8,6 +8,12 @@
 //!   namespaces, pivot_root with the old root detached, its own /proc and
 //!   hostname, a cgroup.
 //!
+//! Run by a normal user, every profile is **rootless**: each container gets
+//! a user namespace of its own (bench-container's `userns`), its row is
+//! labelled rootless, and the id mapping is a phase of its own
+//! (`userns_map`). A profile with a cgroup then needs a delegated cgroup v2
+//! subtree; without one its row says why and how to get one.
+//!
 //! The rootfs (the workload binary and empty mount points) is assembled once
 //! per environment in a private temp dir and shared read-only by every
 //! launch; it is removed when the environment is dropped. The
@@ -17,7 +23,8 @@ use super::channel::{self, Channel};
 use super::{Environment, Instance};
 use crate::measure::{Launch, MemPart};
 use anyhow::Context;
-use bench_container::{Container, Profile, Rootfs, RootfsBuilder, Runtime, Spec};
+use bench_container::cgroup::delegation;
+use bench_container::{userns, Container, IdMap, Profile, Rootfs, RootfsBuilder, Runtime, Spec};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -37,6 +44,8 @@ pub struct ContainerEnv {
     /// Made on first launch: so that listing environments needs no root.
     state: Option<(Runtime, Arc<Rootfs>)>,
     launches: u64,
+    /// Not root: every container in a user namespace of its own.
+    rootless: bool,
 }
 
 impl ContainerEnv {
@@ -52,12 +61,20 @@ impl ContainerEnv {
             exe,
             state: None,
             launches: 0,
+            rootless: !bench_container::is_root(),
         })
     }
 
     fn state(&mut self) -> anyhow::Result<&(Runtime, Arc<Rootfs>)> {
         if self.state.is_none() {
-            let runtime = if self.profile.uses_cgroup() {
+            let runtime = if self.rootless {
+                let delegated = match self.profile.uses_cgroup() {
+                    true => Some(delegation::find().map_err(anyhow::Error::msg)?),
+                    false => None,
+                };
+                Runtime::rootless(IdMap::detect(), delegated)
+                    .context("setting up the rootless container environment")?
+            } else if self.profile.uses_cgroup() {
                 Runtime::new().context("setting up cgroups for the container environment")?
             } else {
                 Runtime::without_cgroups()
@@ -99,6 +116,16 @@ impl Environment for ContainerEnv {
                 "Startup includes creating a network namespace, the most expensive of the five (see the clone phase).".into(),
             );
         }
+        if self.rootless {
+            notes.push(format!(
+                "Rootless: the container has a user namespace of its own ({}). Creating it is part \
+                 of clone; writing its id map is the phase userns_map.",
+                self.state
+                    .as_ref()
+                    .and_then(|(rt, _)| rt.id_map())
+                    .map_or_else(|| IdMap::detect().describe(), IdMap::describe)
+            ));
+        }
         if let Some(layout) = self.state.as_ref().and_then(|(rt, _)| rt.layout()) {
             notes.push(format!("cgroups: {}", layout.describe()));
         }
@@ -110,9 +137,22 @@ impl Environment for ContainerEnv {
     }
 
     fn unavailable(&self, host: &reports::Host) -> Option<String> {
-        (!host.root).then(|| {
-            "containers from scratch need root here (namespaces, mounts, chroot, cgroups); run vmvc as root".into()
-        })
+        if host.root {
+            return None;
+        }
+        if let Err(why) = userns::probe() {
+            return Some(format!("rootless containers need a user namespace: {why}"));
+        }
+        if self.profile.uses_cgroup() {
+            if let Err(why) = delegation::find() {
+                return Some(format!("rootless, this profile needs a cgroup: {why}"));
+            }
+        }
+        None
+    }
+
+    fn rootless(&self) -> bool {
+        self.rootless
     }
 
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {

@@ -56,6 +56,11 @@ pub trait Environment {
         let _ = host;
         None
     }
+    /// Runs without root, in user namespaces (labelled rootless in the
+    /// table, results.json and the report).
+    fn rootless(&self) -> bool {
+        false
+    }
     /// The guest kernel this environment boots, for the results (vm-linux).
     fn guest_kernel(&self) -> Option<reports::GuestKernel> {
         None
@@ -104,6 +109,20 @@ pub struct Context<'a> {
     /// re-run as a VMM
     /// [default: this executable, when it is vmvc].
     pub vmvc_exe: Option<std::path::PathBuf>,
+}
+
+impl<'a> Context<'a> {
+    /// No options, nothing said: what `vmvc doctor` and tests build with.
+    pub fn plain(exe: &'a crate::workload_exe::WorkloadExe) -> Context<'a> {
+        fn silent(_: &str) {}
+        Context {
+            exe,
+            kernel: None,
+            force: false,
+            say: &silent,
+            vmvc_exe: None,
+        }
+    }
 }
 
 /// An environment that cannot be built on this host; reported, not measured.

@@ -132,6 +132,23 @@ impl Environment for VmBare {
         notes
     }
 
+    fn unavailable(&self, _host: &reports::Host) -> Option<String> {
+        // Opening /dev/kvm is the VM's first step; a permission error here
+        // is the usual case for a normal user and deserves the fix, not a
+        // failed measurement.
+        let open = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/kvm");
+        match open {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Some(format!(
+                "cannot open /dev/kvm: {e}; {}",
+                crate::host::kvm_group_fix()
+            )),
+            _ => None,
+        }
+    }
+
     fn path_of(&self, w: Workload) -> Option<String> {
         match w {
             Workload::Syscall => Some(

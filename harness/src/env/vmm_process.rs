@@ -17,10 +17,10 @@ use super::Instance;
 use crate::measure::{Launch, MemPart};
 use anyhow::{bail, Context};
 use bench_vm::process::{Announcement, ANNOUNCE_END};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Proc, Stdio};
+use std::process::{ChildStderr, Command as Proc, Stdio};
 use std::time::{Duration, Instant};
 use workload::protocol::{Command, Message};
 
@@ -116,6 +116,9 @@ pub struct VmmProcess {
     /// Parts the environment adds (vm-linux: `guest_kernel`).
     extra: Vec<MemPart>,
     teardown_timeout: Duration,
+    /// The VMM's stderr: where it says why it failed (read on failure only;
+    /// a VMM writes there only when it gives up).
+    stderr: Option<ChildStderr>,
 }
 
 impl VmmProcess {
@@ -143,6 +146,7 @@ impl VmmProcess {
             sec_before,
             extra: Vec::new(),
             teardown_timeout: ready_timeout,
+            stderr: None,
         };
         let spawned = vmm
             .proc
@@ -152,30 +156,18 @@ impl VmmProcess {
                     .arg(fd.to_string())
                     .args(args)
                     .stdin(Stdio::null())
-                    .stdout(Stdio::piped()),
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped()),
                 theirs,
             )
             .with_context(|| format!("starting the VMM process {}", exe.display()))?;
-        let stdout = vmm
-            .proc
-            .child_mut()
-            .and_then(|c| c.stdout.take())
-            .context("the VMM's stdout")?;
-        let mut text = String::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.context("reading the VMM's announcement")?;
-            if line.trim() == ANNOUNCE_END {
-                break;
-            }
-            text += &line;
-            text.push('\n');
-        }
-        let Some(announcement) = Announcement::parse(&text) else {
-            // Probably a launch failure: its FAULT is on the socket.
-            vmm.proc.chan.wait_ready(ready_timeout)?;
-            bail!("the VMM process did not say where guest RAM is (got {text:?})");
+        let child = vmm.proc.child_mut().context("the VMM process")?;
+        vmm.stderr = child.stderr.take();
+        let stdout = child.stdout.take().context("the VMM's stdout")?;
+        let announcement = match announce_and_ready(&mut vmm, stdout, ready_timeout) {
+            Ok(a) => a,
+            Err(e) => return Err(vmm.failure(e)),
         };
-        vmm.proc.chan.wait_ready(ready_timeout)?;
         let ready = Instant::now();
         vmm.guest_ram = announcement.guest_ram.clone();
         let started = Started {
@@ -186,6 +178,21 @@ impl VmmProcess {
             announcement,
         };
         Ok((vmm, started))
+    }
+
+    /// `e`, with what the VMM printed on its stderr before it ended: the
+    /// real cause (e.g. "cannot open /dev/kvm: Permission denied ... add
+    /// yourself to the group"), not only the FAULT it sent on the socket.
+    fn failure(&mut self, e: anyhow::Error) -> anyhow::Error {
+        let exited = self.proc.wait_within(Duration::from_secs(5)).ok().flatten();
+        let mut said = String::new();
+        if let (Some(_), Some(mut err)) = (exited, self.stderr.take()) {
+            let _ = err.read_to_string(&mut said);
+        }
+        match said.trim() {
+            "" => e,
+            said => e.context(format!("the VMM process failed: {said}")),
+        }
     }
 
     /// Sets the launch timings the environment built from [`Started`].
@@ -202,6 +209,30 @@ impl VmmProcess {
     pub fn set_teardown_timeout(&mut self, t: Duration) {
         self.teardown_timeout = t;
     }
+}
+
+/// Reads the VMM's announcement from its stdout, then waits for READY.
+fn announce_and_ready(
+    vmm: &mut VmmProcess,
+    stdout: std::process::ChildStdout,
+    ready_timeout: Duration,
+) -> anyhow::Result<Announcement> {
+    let mut text = String::new();
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.context("reading the VMM's announcement")?;
+        if line.trim() == ANNOUNCE_END {
+            break;
+        }
+        text += &line;
+        text.push('\n');
+    }
+    let Some(announcement) = Announcement::parse(&text) else {
+        // Probably a launch failure: its FAULT is on the socket.
+        vmm.proc.chan.wait_ready(ready_timeout)?;
+        bail!("the VMM process did not say where guest RAM is (got {text:?})");
+    };
+    vmm.proc.chan.wait_ready(ready_timeout)?;
+    Ok(announcement)
 }
 
 impl Instance for VmmProcess {

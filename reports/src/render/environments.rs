@@ -5,6 +5,13 @@ use super::format::esc;
 use super::Page;
 use crate::schema::EnvResult;
 
+/// Said once per run that has rootless rows.
+const ROOTLESS_NOTE: &str = "<p class=\"rootless\">Rows marked <em>(rootless)</em> ran without \
+root: each container had a user namespace of its own, in which root is the user who ran vmvc \
+and nobody else exists on the host's side. Their startup includes creating that namespace (in \
+<code>clone</code>) and writing its id map (<code>userns_map</code>, or inside the tool for the \
+peers). A rootless container is not the same thing as a root one: compare with a run as root.</p>\n";
+
 /// What ran where, the notes a reader needs, and what was not measured and why.
 pub(super) fn environments_section(page: &Page) -> String {
     let mut html = String::from("<section id=\"environments\">\n<h2>Environments</h2>\n");
@@ -18,6 +25,9 @@ pub(super) fn environments_section(page: &Page) -> String {
             .iter()
             .partition(|e| e.skipped.is_some());
 
+        if run.res.environments.iter().any(|e| e.rootless) {
+            html.push_str(ROOTLESS_NOTE);
+        }
         if measured.is_empty() {
             html.push_str("<p class=\"absent\">No environment was measured in this run.</p>\n");
         } else {

@@ -201,6 +201,7 @@ pub fn env(name: &str, description: &str) -> EnvResult {
     EnvResult {
         name: name.to_owned(),
         description: description.to_owned(),
+        rootless: false,
         skipped: None,
         startup: None,
         memory: None,

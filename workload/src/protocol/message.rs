@@ -67,6 +67,9 @@ pub mod fault {
     pub const BOUNDARY: u32 = 6;
     /// Set by a bare-guest exception handler: detail is the vector.
     pub const EXCEPTION: u32 = 7;
+    /// Sent by a VMM process whose VM could not be started (no /dev/kvm
+    /// access, no memory, ...); the VMM prints the cause on its stderr.
+    pub const LAUNCH: u32 = 8;
 
     pub fn describe(code: u32) -> &'static str {
         match code {
@@ -77,6 +80,7 @@ pub mod fault {
             BAD_PARAMETER => "parameter out of range",
             BOUNDARY => "round trip to the launcher failed",
             EXCEPTION => "CPU exception",
+            LAUNCH => "the VMM could not start the VM",
             _ => "unknown fault code",
         }
     }

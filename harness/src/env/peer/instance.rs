@@ -40,6 +40,8 @@ pub(super) struct Shared {
     pub(super) memory_root: Option<(PathBuf, &'static str)>,
     /// This process's owner tag, in every name we create.
     pub(super) tag: String,
+    /// Rootless OCI runtimes: the ids root maps to in the user namespace.
+    pub(super) rootless: Option<oci::RootlessIds>,
 }
 
 /// Starts launch number `n` of the environment that shares `state`, and
@@ -47,7 +49,7 @@ pub(super) struct Shared {
 pub(super) fn start(state: &Shared, n: u64) -> anyhow::Result<PeerInstance> {
     let kind = state.tool.kind;
     let id = format!("vmvc-{}-{n}", state.tag);
-    let cgroup = kind.is_oci().then(|| {
+    let cgroup = (kind.is_oci() && state.rootless.is_none()).then(|| {
         format!(
             "/{}/{}-peer-{}-{n}",
             bench_container::cgroup::PARENT,
@@ -64,8 +66,14 @@ pub(super) fn start(state: &Shared, n: u64) -> anyhow::Result<PeerInstance> {
     let log_path = launch_dir.join("stderr.log");
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("creating {}", log_path.display()))?;
-    if let Some(cg) = &cgroup {
-        oci::write_config(&launch_dir, state.rootfs.root(), cg)?;
+    if kind.is_oci() {
+        let root = state.rootfs.root();
+        oci::write_config(
+            &launch_dir,
+            root,
+            cgroup.as_deref(),
+            state.rootless.as_ref(),
+        )?;
     }
     let (chan, theirs) = Channel::pair()?;
     let mut cmd = state.tool.command(Some(theirs.as_raw_fd()));
@@ -162,7 +170,7 @@ impl PeerInstance {
     /// Removes whatever the launch left: the tool's state (`delete -f`), our
     /// cgroup in every hierarchy, the launch directory. Safe to call twice.
     fn clean_up(&mut self) {
-        if let Some(state) = oci::state_dir(self.tool.kind, &self.id) {
+        if let Some(state) = oci::state_dir(&self.tool, &self.id) {
             if state.exists() {
                 let _ = self.tool.delete(&self.id);
             }

@@ -55,7 +55,7 @@ pub use tool::{Tool, READY_TIMEOUT};
 
 use super::{Environment, Instance};
 use anyhow::Context;
-use bench_container::owner::Owner;
+use bench_container::owner::{self, Owner};
 use bench_container::{Layout, RootfsBuilder};
 use cleanup::PrivateDir;
 use instance::Shared;
@@ -101,11 +101,19 @@ impl PeerEnv {
                 self.kind.package()
             ));
         }
-        if !root {
+        if !root && self.hide_unified {
             return Some(format!(
-                "{tool} needs root here (namespaces, mounts{}); run vmvc as root",
-                if self.kind.is_oci() { ", cgroups" } else { "" }
+                "{tool} 1.8 refuses this hybrid host's cgroups (its cgroup2 tree has controllers), \
+                 and vmvc's workaround, unmounting that tree in a private mount namespace, needs \
+                 root; run vmvc as root for this row"
             ));
+        }
+        if !root {
+            // bwrap, crun and runc make the user namespace themselves.
+            if let Err(why) = bench_container::userns::probe() {
+                return Some(format!("rootless {tool} needs a user namespace: {why}"));
+            }
+            return None;
         }
         if self.kind.is_oci() {
             if let Err(e) = Layout::detect() {
@@ -126,19 +134,26 @@ impl PeerEnv {
                     kind.package()
                 )
             })?;
+            let rootless = kind.is_oci() && !bench_container::is_root();
             let tool = ToolCmd {
                 kind,
                 path,
                 hide_unified: self.hide_unified,
+                state_root: match rootless {
+                    true => Some(oci::rootless_state_root(kind)?),
+                    false => None,
+                },
             };
-            let tag = Owner::current().tag();
+            // Owner tag plus a sequence number: two environments of one
+            // process (tests run in parallel) never share a container id.
+            let tag = format!("{}-{}", Owner::current().tag(), owner::next_seq());
             cleanup::remove_leftovers(&tool);
             let dir = Arc::new(PrivateDir::new(&tag)?);
             let rootfs = RootfsBuilder::new()
                 .file(&self.exe, EXE_IN_ROOTFS)
                 .build()
                 .context("assembling the peer rootfs")?;
-            let memory_root = match (kind.is_oci(), Layout::detect()) {
+            let memory_root = match (kind.is_oci() && !rootless, Layout::detect()) {
                 (true, Ok(Layout::V1 { memory, .. })) => Some((memory, "memory.usage_in_bytes")),
                 (true, Ok(Layout::V2 { root })) => Some((root, "memory.current")),
                 _ => None,
@@ -149,6 +164,10 @@ impl PeerEnv {
                 dir,
                 memory_root,
                 tag,
+                rootless: rootless.then(|| oci::RootlessIds {
+                    uid: nix::unistd::Uid::current().as_raw(),
+                    gid: nix::unistd::Gid::current().as_raw(),
+                }),
             });
         }
         self.shared.as_ref().context("peer state")
@@ -184,10 +203,13 @@ impl Environment for PeerEnv {
         ];
         if self.kind.is_oci() {
             notes.push(oci::note(tool));
+            if self.rootless() {
+                notes.push(oci::rootless_note(tool));
+            }
         } else {
             notes.push(bwrap::NOTE.into());
         }
-        if self.hide_unified {
+        if self.hide_unified && !self.rootless() {
             notes.push(hybrid::HIDE_UNIFIED_NOTE.into());
         }
         notes
@@ -199,6 +221,10 @@ impl Environment for PeerEnv {
 
     fn unavailable(&self, host: &reports::Host) -> Option<String> {
         self.why_not(host.root)
+    }
+
+    fn rootless(&self) -> bool {
+        !bench_container::is_root()
     }
 
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {

@@ -39,20 +39,70 @@ pub(super) fn note(tool: &str) -> String {
     )
 }
 
-/// Where an OCI runtime run by root keeps its per-container state.
-pub(super) fn state_dir(kind: Tool, id: &str) -> Option<PathBuf> {
-    kind.is_oci()
-        .then(|| Path::new("/run").join(kind.name()).join(id))
+/// The row's note when the runtime runs rootless.
+pub(super) fn rootless_note(tool: &str) -> String {
+    format!(
+        "Rootless: config.json adds a user namespace in which root is your uid (one id, uidMappings/gidMappings, which {tool} writes itself) and names no cgroup (none is delegated to vmvc); {tool} keeps its state in a private directory of yours (--root)."
+    )
+}
+
+/// Where an OCI runtime keeps its per-container state: `/run/<tool>` when
+/// run by root (the tools' default), a private directory of the user's when
+/// rootless (passed with `--root`, see [`rootless_state_root`]).
+pub(super) fn state_dir(tool: &ToolCmd, id: &str) -> Option<PathBuf> {
+    tool.kind.is_oci().then(|| match &tool.state_root {
+        Some(root) => root.join(id),
+        None => Path::new("/run").join(tool.kind.name()).join(id),
+    })
+}
+
+/// The rootless state directory of `kind`: `$XDG_RUNTIME_DIR/vmvc-<tool>`
+/// (what runc and crun themselves default to, under their own names), else
+/// `/tmp/vmvc-<tool>-<uid>`; created mode 0700, and refused if someone else
+/// made it first.
+pub(super) fn rootless_state_root(kind: Tool) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = nix::unistd::Uid::current().as_raw();
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join(format!("vmvc-{}", kind.name())),
+        _ => std::env::temp_dir().join(format!("vmvc-{}-{uid}", kind.name())),
+    };
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(&dir).with_context(|| format!("{}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        bail!(
+            "{} is not a private directory of this user (uid {uid}); remove it and retry",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// The rootless part of a config.json: a user namespace in which id 0 is
+/// the user (`uid`, `gid`; one id, the map an unprivileged runtime may
+/// write itself), and no cgroup.
+pub(super) struct RootlessIds {
+    pub(super) uid: u32,
+    pub(super) gid: u32,
 }
 
 /// One launch's OCI runtime configuration (config.json): the namespaces of
 /// `container:full`, the rootfs read-only, /proc, a tmpfs /dev, and a cgroup
-/// at `cgroups_path` (relative to each hierarchy's root).
-pub(super) fn config(rootfs: &Path, cgroups_path: &str) -> anyhow::Result<serde_json::Value> {
+/// at `cgroups_path` (relative to each hierarchy's root); rootless, a user
+/// namespace instead of the cgroup.
+pub(super) fn config(
+    rootfs: &Path,
+    cgroups_path: Option<&str>,
+    rootless: Option<&RootlessIds>,
+) -> anyhow::Result<serde_json::Value> {
     let root = rootfs
         .to_str()
         .with_context(|| format!("the rootfs path {} is not UTF-8", rootfs.display()))?;
-    Ok(json!({
+    let mut c = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": false,
@@ -78,7 +128,6 @@ pub(super) fn config(rootfs: &Path, cgroups_path: &str) -> anyhow::Result<serde_
             }
         ],
         "linux": {
-            "cgroupsPath": cgroups_path,
             "namespaces": [
                 { "type": "pid" },
                 { "type": "network" },
@@ -87,12 +136,29 @@ pub(super) fn config(rootfs: &Path, cgroups_path: &str) -> anyhow::Result<serde_
                 { "type": "mount" }
             ]
         }
-    }))
+    });
+    if let Some(path) = cgroups_path {
+        c["linux"]["cgroupsPath"] = json!(path);
+    }
+    if let Some(ids) = rootless {
+        let linux = &mut c["linux"];
+        if let Some(ns) = linux["namespaces"].as_array_mut() {
+            ns.push(json!({ "type": "user" }));
+        }
+        linux["uidMappings"] = json!([{ "containerID": 0, "hostID": ids.uid, "size": 1 }]);
+        linux["gidMappings"] = json!([{ "containerID": 0, "hostID": ids.gid, "size": 1 }]);
+    }
+    Ok(c)
 }
 
-/// Writes `bundle/config.json` for a container in cgroup `cgroups_path`.
-pub(super) fn write_config(bundle: &Path, rootfs: &Path, cgroups_path: &str) -> anyhow::Result<()> {
-    let config = config(rootfs, cgroups_path)?;
+/// Writes `bundle/config.json` (see [`config`]).
+pub(super) fn write_config(
+    bundle: &Path,
+    rootfs: &Path,
+    cgroups_path: Option<&str>,
+    rootless: Option<&RootlessIds>,
+) -> anyhow::Result<()> {
+    let config = config(rootfs, cgroups_path, rootless)?;
     let bytes = serde_json::to_vec_pretty(&config).context("encoding config.json")?;
     std::fs::write(bundle.join("config.json"), bytes)
         .with_context(|| format!("writing config.json in {}", bundle.display()))

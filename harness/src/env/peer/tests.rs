@@ -1,8 +1,9 @@
 //! The peers, for real: each tool launches, runs every workload, reports
 //! its memory and tears down leaving nothing behind, also when an instance
 //! is dropped without teardown and when a crashed vmvc left leftovers.
-//! Needs root and the tools; skips loudly without them, or fails under
-//! VMVC_REQUIRE_PEERS=1 (CI).
+//! Needs the tools (and root for crun on a hybrid host); skips loudly
+//! without them, or fails under VMVC_REQUIRE_PEERS=1 (CI). As a normal user
+//! they test the rootless peers (scripts/rootless.sh runs them so).
 
 use super::tool::ToolCmd;
 use super::*;
@@ -40,7 +41,7 @@ fn assert_nothing_left(tool: &ToolCmd, id: &str, cgroup: Option<&str>) {
             "{id} still listed by {}",
             tool.kind.name()
         );
-        let state = oci::state_dir(tool.kind, id).expect("state dir");
+        let state = oci::state_dir(tool, id).expect("state dir");
         assert!(!state.exists(), "{} left behind", state.display());
     }
     if let Some(cg) = cgroup {
@@ -146,25 +147,31 @@ fn leftovers_of_a_dead_owner_are_removed() {
     }
     // No process has pid 0x3fffffff (above pid_max): a dead owner.
     let dead = "1073741823-1";
-    let mount = cleanup::cgroup_mounts()
-        .into_iter()
-        .find(|m| m.join("cgroup.procs").exists())
-        .expect("a cgroup hierarchy");
-    let parent = mount.join(bench_container::cgroup::PARENT);
-    std::fs::create_dir_all(&parent).expect("vmvc parent");
-    let cg = parent.join(format!("{dead}-peer-runc-1"));
-    std::fs::create_dir(&cg).expect("leftover cgroup");
+    // A leftover cgroup only as root: rootless runc gets no cgroup.
+    let cg = nix::unistd::geteuid().is_root().then(|| {
+        let mount = cleanup::cgroup_mounts()
+            .into_iter()
+            .find(|m| m.join("cgroup.procs").exists())
+            .expect("a cgroup hierarchy");
+        let parent = mount.join(bench_container::cgroup::PARENT);
+        std::fs::create_dir_all(&parent).expect("vmvc parent");
+        let cg = parent.join(format!("{dead}-peer-runc-1"));
+        std::fs::create_dir(&cg).expect("leftover cgroup");
+        cg
+    });
     let tmp = std::env::temp_dir().join(format!("{}{dead}-0", cleanup::DIR_PREFIX));
     std::fs::create_dir(&tmp).expect("leftover temp dir");
     let inst = env.start().expect("READY");
-    assert!(!cg.exists(), "{} not removed", cg.display());
+    if let Some(cg) = cg {
+        assert!(!cg.exists(), "{} not removed", cg.display());
+    }
     assert!(!tmp.exists(), "{} not removed", tmp.display());
     Box::new(inst).teardown().expect("teardown");
 }
 
 #[test]
 fn config_matches_container_full() {
-    let c = oci::config(Path::new("/tmp/r"), "/vmvc/1-2-peer-crun-3").expect("config");
+    let c = oci::config(Path::new("/tmp/r"), Some("/vmvc/1-2-peer-crun-3"), None).expect("config");
     assert_eq!(c["root"]["path"], "/tmp/r");
     assert_eq!(c["root"]["readonly"], true);
     assert_eq!(c["process"]["args"], json!(["/vmvc-workload", "3"]));
@@ -181,6 +188,16 @@ fn config_matches_container_full() {
         .expect("mounts")
         .iter()
         .any(|m| m["destination"] == "/proc" && m["type"] == "proc"));
+    // Rootless: a user namespace mapping root to the user, and no cgroup.
+    let ids = oci::RootlessIds { uid: 1234, gid: 99 };
+    let c = oci::config(Path::new("/tmp/r"), None, Some(&ids)).expect("config");
+    assert!(c["linux"]["cgroupsPath"].is_null());
+    assert_eq!(c["linux"]["namespaces"][5]["type"], "user");
+    assert_eq!(
+        c["linux"]["uidMappings"],
+        json!([{ "containerID": 0, "hostID": 1234, "size": 1 }])
+    );
+    assert_eq!(c["linux"]["gidMappings"][0]["hostID"], 99);
 }
 
 #[test]

@@ -85,6 +85,8 @@ pub(super) struct ToolCmd {
     pub(super) kind: Tool,
     pub(super) path: PathBuf,
     pub(super) hide_unified: bool,
+    /// Rootless OCI runtimes: their state directory (`--root`).
+    pub(super) state_root: Option<PathBuf>,
 }
 
 impl ToolCmd {
@@ -93,6 +95,13 @@ impl ToolCmd {
     pub(super) fn command(&self, sock: Option<RawFd>) -> Proc {
         let mut cmd = Proc::new(&self.path);
         cmd.stdin(Stdio::null()).stdout(Stdio::null());
+        if let Some(root) = &self.state_root {
+            cmd.arg("--root").arg(root);
+            if self.kind == Tool::Crun {
+                // No cgroup for a rootless container here (none delegated).
+                cmd.arg("--cgroup-manager=disabled");
+            }
+        }
         let hide_unified = self.hide_unified;
         if sock.is_some() || hide_unified {
             // SAFETY: the closure runs in the forked child before exec; it

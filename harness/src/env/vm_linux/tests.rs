@@ -163,14 +163,7 @@ fn the_process_mode_is_skipped_where_vm_linux_is() {
         return;
     };
     let exe = crate::workload_exe::WorkloadExe::install().expect("workload installed");
-    let say = |_: &str| {};
-    let cx = crate::env::Context {
-        exe: &exe,
-        kernel: None,
-        force: false,
-        say: &say,
-        vmvc_exe: None,
-    };
+    let cx = crate::env::Context::plain(&exe);
     let host = crate::host::detect();
     for (name, process) in [("vm-linux", false), ("vm-linux:process", true)] {
         let env = from_context(&cx, true, process).expect("an unavailable environment");

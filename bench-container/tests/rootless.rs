@@ -1,0 +1,189 @@
+//! Rootless containers, for real, as the normal user running the tests:
+//! a user namespace with the single-id map and, where /etc/subuid grants
+//! a range and newuidmap is installed, the subordinate map.
+mod common;
+
+use bench_container::{Exit, IdMap, Profile, Runtime, Spec};
+use common::*;
+use std::time::Duration;
+use workload::protocol::{Command, Message};
+
+/// The maps to test: the single-id map always, the detected one if it differs.
+fn maps() -> Vec<IdMap> {
+    let uid = nix::unistd::Uid::current().as_raw();
+    let gid = nix::unistd::Gid::current().as_raw();
+    let mut v = vec![IdMap::Single { uid, gid }];
+    let detected = IdMap::detect();
+    if !v.contains(&detected) {
+        v.push(detected);
+    } else {
+        eprintln!("note: no subordinate ids for this user (or no newuidmap): single-id map only");
+    }
+    v
+}
+
+#[test]
+fn rootless_full_is_root_inside_and_the_user_outside() {
+    if !normal_user_or_skip("rootless_full_is_root_inside") {
+        return;
+    }
+    let uid = nix::unistd::Uid::current().as_raw();
+    let fs = rootfs();
+    for map in maps() {
+        let rt = Runtime::rootless(map.clone(), None).expect("rootless runtime");
+        let mut spec = Spec::new("rl-ids", Profile::Full, fs.clone(), "/probe");
+        spec.no_cgroup = true;
+        spec.args = vec!["ids".into()];
+        let (out, exit) = probe_spec(&rt, spec);
+        assert_eq!(exit, Exit::Code(0), "{map:?}: {out}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "0", "root inside ({map:?}): {out}");
+        assert!(
+            lines[1].starts_with(&format!("0 {uid} 1")),
+            "uid 0 inside is {uid} outside: {out}"
+        );
+        if let IdMap::Subordinate { sub, .. } = &map {
+            assert!(
+                lines[1].ends_with(&format!("1 {} {}", sub.uids.0, sub.uids.1)),
+                "{out}"
+            );
+        }
+        // Outside, the same process is the user, not root.
+        let mut spec = Spec::new("rl-outside", Profile::Full, fs.clone(), "/probe");
+        spec.no_cgroup = true;
+        spec.args = vec!["sleep".into()];
+        let c = rt.spawn(&spec).expect("spawn");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", c.pid())).expect("status");
+        let host_uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|l| l.split_whitespace().next())
+            .expect("Uid line");
+        assert_eq!(host_uid, uid.to_string(), "the host sees the user");
+        let phases: Vec<&str> = c.marks().iter().map(|m| m.0).collect();
+        assert_eq!(
+            phases,
+            [
+                "cgroup_create",
+                "clone",
+                "userns_map",
+                "rootfs_setup",
+                "exec"
+            ]
+        );
+        let t = c.teardown(Duration::ZERO).expect("teardown");
+        assert_eq!(t.exit, Exit::Signal(nix::sys::signal::Signal::SIGKILL));
+    }
+}
+
+#[test]
+fn rootless_full_gets_pid_1_lo_only_a_read_only_root_and_no_host_files() {
+    if !normal_user_or_skip("rootless_full_isolation") {
+        return;
+    }
+    let rt = Runtime::rootless(IdMap::detect(), None).expect("rootless runtime");
+    let fs = rootfs();
+    let run = |name: &str, args: &[&str]| {
+        let mut spec = Spec::new(name, Profile::Full, fs.clone(), "/probe");
+        spec.no_cgroup = true;
+        spec.args = args.iter().map(|s| s.to_string()).collect();
+        probe_spec(&rt, spec)
+    };
+    assert_eq!(run("rl-pid", &["pid"]).0.trim(), "1");
+    assert_eq!(run("rl-net", &["netdevs"]).0.trim(), "lo");
+    assert_eq!(run("rl-uts", &["hostname"]).0.trim(), "rl-uts");
+    let (mounts, _) = run("rl-mounts", &["mounts"]);
+    let lines: Vec<&str> = mounts.lines().collect();
+    assert_eq!(lines.len(), 2, "the rootfs and /proc only: {mounts}");
+    assert!(lines[0].split(' ').nth(5).is_some_and(|o| o.contains("ro")));
+    let (out, _) = run("rl-files", &["exists", "/etc/passwd", "/usr", "/proc/self"]);
+    assert_eq!(out, "/etc/passwd no\n/usr no\n/proc/self yes\n");
+}
+
+#[test]
+fn rootless_chroot_runs_the_workload_and_leaves_nothing() {
+    if !normal_user_or_skip("rootless_chroot_runs_the_workload") {
+        return;
+    }
+    for map in maps() {
+        let rt = Runtime::rootless(map.clone(), None).expect("rootless runtime");
+        assert!(rt.cgroup_dirs().is_empty(), "no cgroup without delegation");
+        let spec = Spec::new("rl-chroot", Profile::Chroot, rootfs(), "/x");
+        let (c, mut chan) = start_workload(&rt, spec);
+        assert!(c.rootless());
+        let reply = chan.request(Command::Run {
+            workload: workload::protocol::Workload::Syscall as u8,
+            size: 0,
+            iterations: 1000,
+        });
+        assert!(matches!(reply, Some(Message::Result { .. })), "{reply:?}");
+        let pid = c.pid();
+        assert_eq!(chan.request(Command::Exit), Some(Message::Done));
+        let t = c.teardown(Duration::from_secs(10)).expect("teardown");
+        assert_eq!(t.exit, Exit::Code(0), "{map:?}");
+        assert!(gone(pid));
+    }
+}
+
+#[test]
+fn a_profile_with_a_cgroup_needs_a_delegated_subtree() {
+    if !normal_user_or_skip("a_profile_with_a_cgroup_needs_a_delegated_subtree") {
+        return;
+    }
+    let rt = Runtime::rootless(IdMap::detect(), None).expect("rootless runtime");
+    let spec = Spec::new("rl-cg", Profile::Full, rootfs(), "/probe");
+    let e = rt
+        .spawn(&spec)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("cgroups"), "{e}");
+}
+
+/// Delegation for real: a cgroup v2 subtree that root made and chowned to
+/// this user (cgroup-v2.rst, "Delegation"), with this process inside it,
+/// named by `VMVC_DELEGATED_CGROUP` (scripts/rootless.sh sets one up on the
+/// host's cgroup2 tree). The user creates the runtime's cgroups there, the
+/// container is cloned straight into its cgroup (`CLONE_INTO_CGROUP`, which
+/// the kernel allows only inside the delegated subtree), and teardown kills
+/// and removes it. The subtree may lack controllers (on a hybrid host they
+/// live in v1): this checks the delegation itself, not the limits.
+#[test]
+fn rootless_container_in_a_delegated_cgroup_v2_subtree() {
+    if !normal_user_or_skip("rootless_container_in_a_delegated_cgroup_v2_subtree") {
+        return;
+    }
+    let Some(dir) = std::env::var_os("VMVC_DELEGATED_CGROUP") else {
+        if std::env::var("VMVC_REQUIRE_DELEGATION").as_deref() == Ok("1") {
+            panic!("VMVC_REQUIRE_DELEGATION=1 but VMVC_DELEGATED_CGROUP is not set");
+        }
+        eprintln!(
+            "\n*** SKIP rootless_container_in_a_delegated_cgroup_v2_subtree: set \
+             VMVC_DELEGATED_CGROUP to a cgroup v2 subtree chowned to you that holds this \
+             process (scripts/rootless.sh does, as root) ***\n"
+        );
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let rt = Runtime::rootless(IdMap::detect(), Some(bench_container::Layout::v2(&dir)))
+        .expect("a rootless runtime in the delegated subtree");
+    let runtime_dir = rt.cgroup_dirs()[0].clone();
+    assert!(runtime_dir.starts_with(&dir), "{}", runtime_dir.display());
+    let mut spec = Spec::new("rl-deleg", Profile::Full, rootfs(), "/probe");
+    spec.args = vec!["sleep".into()];
+    let c = rt
+        .spawn(&spec)
+        .expect("a container cloned into its delegated cgroup");
+    let cg = c.cgroup().expect("a cgroup").dirs()[0].clone();
+    let members = std::fs::read_to_string(cg.join("cgroup.procs")).expect("cgroup.procs");
+    assert_eq!(
+        members.trim(),
+        c.pid().to_string(),
+        "the container is in its cgroup"
+    );
+    let t = c.teardown(Duration::ZERO).expect("teardown");
+    assert_eq!(t.exit, Exit::Signal(nix::sys::signal::Signal::SIGKILL));
+    assert!(!cg.exists(), "{} removed", cg.display());
+    drop(rt);
+    assert!(!runtime_dir.exists(), "{} removed", runtime_dir.display());
+}
