@@ -118,6 +118,8 @@ impl BusyboxBox {
             spec.env.push(format!("TERM={}", term.to_string_lossy()));
         }
         spec.limits = self.limits;
+        // A shell expects /dev/null (`cmd &` reads it) and friends.
+        spec.devices = self.profile == Profile::Full;
         spec.stdout = stdout;
         spec.stderr = stdout;
         spec.hostname = Some(format!("vmvc-{}", self.profile.name().replace('+', "-")));

@@ -9,10 +9,10 @@
 //! mount(2).
 
 use super::profile::{Profile, Spec};
-use super::report::{mono_ns, Record, STEP_EXEC, STEP_USERNS};
+use super::report::{mono_ns, Record, STEP_DEV, STEP_EXEC, STEP_USERNS};
 use crate::error::{Error, Result};
 use nix::errno::Errno;
-use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+use nix::fcntl::{fcntl, open, FcntlArg, FdFlag, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
@@ -43,7 +43,15 @@ pub(super) struct Plan {
     userns_sync: Option<(RawFd, RawFd)>,
     /// Flags of the read-only remount of the rootfs (see `locked_flags`).
     ro_flags: MsFlags,
+    /// `Spec::devices`: the rootfs's `dev` directory, and each (host device,
+    /// its place under it).
+    dev: Option<(CString, Vec<(CString, CString)>)>,
 }
+
+/// The devices `Spec::devices` binds into the container's `/dev`: what
+/// programs expect to find (runc's default device list, without the
+/// console and ptys).
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
 /// The flags a bind mount of `root` must keep when remounted. In a user
 /// namespace the kernel locks the atime, nosuid, nodev and noexec flags of
@@ -122,6 +130,20 @@ impl Plan {
             stdout: spec.stdout,
             stderr: spec.stderr,
             userns_sync: userns_sync.map(|(r, w)| (r.as_raw_fd(), w.as_raw_fd())),
+            dev: match (spec.devices, spec.profile, spec.bare) {
+                (true, Profile::Full, false) => {
+                    let dir = root.join("dev");
+                    let mut nodes = Vec::new();
+                    for d in DEVICES {
+                        nodes.push((
+                            cstring(format!("/dev/{d}").as_bytes())?,
+                            cstring(dir.join(d).as_os_str().as_bytes())?,
+                        ));
+                    }
+                    Some((cstring(dir.as_os_str().as_bytes())?, nodes))
+                }
+                _ => None,
+            },
             ro_flags: locked_flags(root)
                 | MsFlags::MS_REMOUNT
                 | MsFlags::MS_BIND
@@ -221,6 +243,37 @@ fn child_setup(
                 none,
             )
             .map_err(at(5))?;
+            if let Some((dir, nodes)) = &p.dev {
+                // A small tmpfs over the read-only rootfs's /dev, then each
+                // host device bound onto an empty file in it: bind mounts
+                // work in a user namespace, where mknod(2) does not.
+                mount(
+                    Some(c"tmpfs"),
+                    dir.as_c_str(),
+                    Some(c"tmpfs"),
+                    MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+                    Some(c"mode=755,size=64k"),
+                )
+                .map_err(at(STEP_DEV))?;
+                for (host, place) in nodes {
+                    let flags = OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+                    let fd = open(
+                        place.as_c_str(),
+                        flags,
+                        nix::sys::stat::Mode::from_bits_truncate(0o666),
+                    )
+                    .map_err(at(STEP_DEV))?;
+                    close(fd).map_err(at(STEP_DEV))?;
+                    mount(
+                        Some(host.as_c_str()),
+                        place.as_c_str(),
+                        none,
+                        MsFlags::MS_BIND,
+                        none,
+                    )
+                    .map_err(at(STEP_DEV))?;
+                }
+            }
             chdir(p.root.as_c_str()).map_err(at(6))?;
             // pivot_root(".", "."): the new root goes to /, the old root is
             // stacked on top of it at the same place; detaching "." then

@@ -96,6 +96,13 @@ pub struct Spec {
     /// Experiments: the profile's namespaces and root without its cgroup
     /// (e.g. `full` rootless where no cgroup subtree is delegated).
     pub no_cgroup: bool,
+    /// A `/dev` with the few devices programs expect (null, zero, full,
+    /// random, urandom, tty): a tmpfs with the host's device nodes bound in,
+    /// as runc does for a rootless container. Off by default, so that the
+    /// measured rows pay for nothing the workload does not use. `full`
+    /// profile only: the others have no mount namespace of their own, so a
+    /// mount there would appear on the host.
+    pub devices: bool,
 }
 
 impl Spec {
@@ -114,6 +121,7 @@ impl Spec {
             limits: Limits::default(),
             namespaces: profile.namespaces(),
             bare: false,
+            devices: false,
             no_cgroup: false,
         }
     }

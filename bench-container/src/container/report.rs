@@ -12,7 +12,7 @@ use nix::unistd::read;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Steps of the child's setup, for error reports.
-pub(super) const STEPS: [&str; 15] = [
+pub(super) const STEPS: [&str; 16] = [
     "joining the cgroup (write to cgroup.procs)",
     "resetting the signal mask",
     "making / private (mount --make-rprivate /)",
@@ -28,10 +28,12 @@ pub(super) const STEPS: [&str; 15] = [
     "execve",
     "clone",
     "waiting for the launcher to write the id map (user namespace)",
+    "mounting /dev (a tmpfs, with the host's null, zero, full, random, urandom and tty bound in)",
 ];
 pub(super) const STEP_EXEC: u32 = 12;
 pub(super) const STEP_CLONE: u32 = 13;
 pub(super) const STEP_USERNS: u32 = 14;
+pub(super) const STEP_DEV: u32 = 15;
 
 /// One fixed-size message from the child on the report pipe.
 pub(super) struct Record {
