@@ -206,6 +206,7 @@ impl BareVm {
             rsp: 0, // the guest sets its own stacks
             rdi: SCRATCH_BASE,
             rsi: config.ram_bytes - SCRATCH_BASE,
+            r8: workload::boot::BOOT_PORTS,
         })?;
         phases.end("vcpu_setup");
 
