@@ -35,6 +35,7 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
                 .ok_or_else(|| anyhow::anyhow!("no peer environment {name:?}"))?;
             Ok(Box::new(env))
         }
+        "peer:qemu" => Ok(Box::new(peer::QemuEnv::new())),
         other => anyhow::bail!(
             "unknown environment {other:?}; known environments: {}",
             KNOWN.join(", ")
@@ -53,6 +54,7 @@ pub const KNOWN: &[&str] = &[
     "peer:bwrap",
     "vm-bare",
     "vm-bare:process",
+    "peer:qemu",
     "vm-linux",
     "vm-linux:process",
 ];

@@ -1,6 +1,7 @@
 //! `peer:crun`, `peer:runc`, `peer:bwrap`: the same workload started by the
 //! container tools people actually use, measured next to our own
-//! `container:full` in the same run.
+//! `container:full` in the same run; and `peer:qemu`, the same bare guest
+//! as `vm-bare` under a general-purpose VMM (see "VM peers" below).
 //!
 //! # What a peer is
 //!
@@ -34,7 +35,20 @@
 //! - `tool`: the tools, and starting one's binary with our socket as fd 3;
 //! - `hybrid`: crun's workaround on hybrid cgroup hosts.
 //!
+//! - `qemu`: `peer:qemu`, QEMU's command line; `vmm`: one launch of a
+//!   third-party VMM with the bare guest (READY on its UART, the guest's
+//!   boot timings, the memory split, teardown).
+//!
 //! Each file uses only those listed below it.
+//!
+//! # VM peers
+//!
+//! `vm-bare` is a VM our own VMM starts, ioctl by ioctl. `peer:qemu` boots
+//! the very same guest image with QEMU, which reaches it through what every
+//! VMM has (a PVH entry, a 16550 UART) instead of our protocol ports. The
+//! difference in startup and memory is the general-purpose VMM's own work:
+//! a big process to start, a machine and device model to build, firmware
+//! to run.
 //!
 //! Sources: the OCI runtime specification
 //! (<https://github.com/opencontainers/runtime-spec>: `bundle.md`,
@@ -46,11 +60,17 @@ mod cleanup;
 mod hybrid;
 mod instance;
 mod oci;
+mod qemu;
 #[cfg(test)]
 mod tests;
 mod tool;
+mod vmm;
+#[cfg(test)]
+mod vmm_tests;
 
 pub use instance::PeerInstance;
+pub use qemu::QemuEnv;
+pub use vmm::VmmInstance;
 pub use tool::{Tool, READY_TIMEOUT};
 
 use super::{Environment, Instance};
