@@ -70,8 +70,8 @@ mod vmm_tests;
 
 pub use instance::PeerInstance;
 pub use qemu::QemuEnv;
-pub use vmm::VmmInstance;
 pub use tool::{Tool, READY_TIMEOUT};
+pub use vmm::VmmInstance;
 
 use super::{Environment, Instance};
 use anyhow::Context;

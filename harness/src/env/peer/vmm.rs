@@ -93,11 +93,10 @@ pub(super) fn start(
     }
     let ready = Instant::now();
     let mut tsc = [0u64; 3];
-    for (slot, key) in tsc.iter_mut().zip([
-        info::FIRST_INSTRUCTION_TSC,
-        info::CPL3_TSC,
-        info::READY_TSC,
-    ]) {
+    for (slot, key) in
+        tsc.iter_mut()
+            .zip([info::FIRST_INSTRUCTION_TSC, info::CPL3_TSC, info::READY_TSC])
+    {
         match inst.proc.chan.recv(timeout) {
             Ok(Message::Info { key: k, value }) if k == key => *slot = value,
             Ok(other) => bail!("expected the guest's boot timings after READY, got {other:?}"),

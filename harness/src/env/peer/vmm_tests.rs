@@ -33,7 +33,10 @@ fn qemu_boots_the_bare_guest_and_runs_every_workload() {
         let mut inst = env.launch().expect("peer:qemu launch");
         let l = inst.launch();
         let names: Vec<&str> = l.phases.iter().map(|(n, _)| *n).collect();
-        eprintln!("peer:qemu round {round}: READY {:?}, phases {:?}", l.ready, l.phases);
+        eprintln!(
+            "peer:qemu round {round}: READY {:?}, phases {:?}",
+            l.ready, l.phases
+        );
         assert_eq!(names.first(), Some(&"spawn"), "{names:?}");
         assert_eq!(names.last(), Some(&"guest_boot"), "{names:?}");
         assert!(names.contains(&"entry_code"), "{names:?}");
