@@ -17,6 +17,7 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
     match name {
         "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
         "vm-bare" => Ok(Box::new(vm_bare::VmBare::new(vm_bare::Mode::InProcess))),
+        "vm-bare:uart" => Ok(Box::new(vm_bare::VmBare::uart())),
         "container" => Ok(Box::new(container::ContainerEnv::new(
             "full",
             exe.path().to_owned(),
@@ -54,6 +55,7 @@ pub const KNOWN: &[&str] = &[
     "peer:bwrap",
     "vm-bare",
     "vm-bare:process",
+    "vm-bare:uart",
     "peer:qemu",
     "vm-linux",
     "vm-linux:process",
