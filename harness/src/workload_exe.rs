@@ -50,7 +50,7 @@ impl WorkloadExe {
 
 /// Writes `bytes` to `dir/<prefix>-<fnv64 of bytes>` (file mode `mode`)
 /// unless it is there already; returns the path and the hash.
-fn install_bytes(
+pub(crate) fn install_bytes(
     dir: &Path,
     prefix: &str,
     bytes: &[u8],

@@ -58,18 +58,24 @@ pub const IMAGE_BASE: u64 = 0x10_0000;
 /// guest RAM belongs to the workload's buffers.
 pub const SCRATCH_BASE: u64 = 0x40_0000;
 
+/// Cloud Hypervisor's ACPI shutdown port, and the value that asks for sleep
+/// state S5 (off): SLP_TYP = 5 in bits 2-4, SLP_EN (bit 5).
+const ACPI_SHUTDOWN: u16 = 0x600;
+const ACPI_S5: u8 = (5 << 2) | (1 << 5);
 /// The i8042 keyboard controller's command port, and its "pulse the reset
 /// line" command: how a guest with no ACPI asks a PC to reset. Firecracker
 /// ends the microVM on it.
 const I8042_COMMAND: u16 = 0x64;
 const I8042_RESET: u8 = 0xfe;
 
-/// Ends the guest: the VMM stops the vCPU at this exit and never resumes it.
-/// Under a VMM that is not ours, the exit port is QEMU's `isa-debug-exit`
-/// device when the launcher added one (QEMU then exits with status
-/// `code << 1 | 1`), else an ignored write, and the i8042 reset follows.
+/// Ends the guest: our VMM stops the vCPU at the exit port and never
+/// resumes it. Under a VMM that is not ours, the exit port is QEMU's
+/// `isa-debug-exit` device when the launcher added one (QEMU then exits
+/// with status `code << 1 | 1`), else an ignored write; then come Cloud
+/// Hypervisor's ACPI shutdown and the i8042 reset that ends Firecracker.
 pub fn exit(code: i32) -> ! {
     outl(PORT_EXIT, code as u32);
+    outb(ACPI_SHUTDOWN, ACPI_S5);
     outb(I8042_COMMAND, I8042_RESET);
     loop {
         // Only reached under a VMM that ignores the exit port. `hlt` is not

@@ -12,7 +12,8 @@
 //!
 //! - `registry` (`by_name`, `KNOWN`): every row by name;
 //! - the rows: [`native`], [`container`] (bench-container), [`peer`]
-//!   (crun, runc, bwrap), [`vm_bare`] and [`vm_linux`] (bench-vm);
+//!   (crun, runc, bwrap; QEMU, Firecracker, Cloud Hypervisor), [`vm_bare`]
+//!   and [`vm_linux`] (bench-vm);
 //! - [`vmm_process`]: one VMM process per VM, for `vm-bare:process` and
 //!   `vm-linux:process`; [`kvm_mem`]: a VM's memory parts;
 //! - [`child`]: a child process on a channel; [`channel`]: the launcher's
@@ -104,6 +105,10 @@ pub struct Context<'a> {
     /// re-run as a VMM
     /// [default: this executable, when it is vmvc].
     pub vmvc_exe: Option<std::path::PathBuf>,
+    /// `--firecracker PATH` [default: `firecracker` on PATH].
+    pub firecracker: Option<std::path::PathBuf>,
+    /// `--cloud-hypervisor PATH` [default: `cloud-hypervisor` on PATH].
+    pub cloud_hypervisor: Option<std::path::PathBuf>,
 }
 
 /// An environment that cannot be built on this host; reported, not measured.

@@ -36,7 +36,11 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
                 .ok_or_else(|| anyhow::anyhow!("no peer environment {name:?}"))?;
             Ok(Box::new(env))
         }
-        "peer:qemu" => Ok(Box::new(peer::QemuEnv::new())),
+        "peer:qemu" => Ok(Box::new(peer::qemu_env(None))),
+        "peer:firecracker" => Ok(Box::new(peer::firecracker_env(cx.firecracker.clone()))),
+        "peer:cloud-hypervisor" => Ok(Box::new(peer::cloud_hypervisor_env(
+            cx.cloud_hypervisor.clone(),
+        ))),
         other => anyhow::bail!(
             "unknown environment {other:?}; known environments: {}",
             KNOWN.join(", ")
@@ -57,6 +61,8 @@ pub const KNOWN: &[&str] = &[
     "vm-bare:process",
     "vm-bare:uart",
     "peer:qemu",
+    "peer:firecracker",
+    "peer:cloud-hypervisor",
     "vm-linux",
     "vm-linux:process",
 ];

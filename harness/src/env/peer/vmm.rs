@@ -38,7 +38,7 @@ use crate::measure::{Launch, MemPart};
 use anyhow::{bail, Context};
 use std::io::Read;
 use std::ops::Range;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::{Command as Proc, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use workload::protocol::{info, Command, Message};
@@ -64,19 +64,17 @@ pub struct VmmInstance {
     sec_before: Option<u64>,
 }
 
-/// Starts `cmd` (built by the tool; it must wire the guest's serial port to
-/// the fd number `build_cmd` is given) and waits for READY and the guest's
-/// boot timings.
+/// Starts the command `build_cmd` makes (it wires the guest's serial port
+/// to the socket it is given: as an inherited fd, or as the VMM's stdio)
+/// and waits for READY and the guest's boot timings.
 pub(super) fn start(
     spec: VmmSpec,
-    build_cmd: impl FnOnce(i32) -> Proc,
+    build_cmd: impl FnOnce(&OwnedFd) -> anyhow::Result<Proc>,
 ) -> anyhow::Result<VmmInstance> {
     let sec_before = kvm_mem::sec_page_tables();
     let (chan, theirs) = Channel::pair()?;
-    let mut cmd = build_cmd(theirs.as_raw_fd());
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    let mut cmd = build_cmd(&theirs)?;
+    cmd.stderr(Stdio::piped());
     // From here on, dropping `inst` kills and reaps the VMM.
     let mut inst = VmmInstance {
         proc: ChildProc::new(chan),
@@ -86,7 +84,7 @@ pub(super) fn start(
     };
     let t0 = Instant::now();
     let tsc0 = rdtsc();
-    let spawned = spawn(&mut inst, &mut cmd, theirs)?;
+    let spawned = spawn(&mut inst, cmd, theirs)?;
     let timeout = inst.spec.ready_timeout;
     if let Err(e) = inst.proc.chan.wait_ready(timeout) {
         return Err(inst.failed(e, "did not bring the guest to READY"));
@@ -111,10 +109,12 @@ pub(super) fn start(
     Ok(inst)
 }
 
-fn spawn(inst: &mut VmmInstance, cmd: &mut Proc, theirs: OwnedFd) -> anyhow::Result<Instant> {
+/// Spawns `cmd`; dropping it then closes our copies of the socket it may
+/// hold as the VMM's stdio, so that a VMM that dies closes the channel.
+fn spawn(inst: &mut VmmInstance, mut cmd: Proc, theirs: OwnedFd) -> anyhow::Result<Instant> {
     let name = inst.spec.name;
     inst.proc
-        .spawn(cmd, theirs)
+        .spawn(&mut cmd, theirs)
         .with_context(|| format!("starting {name} ({:?})", cmd.get_program()))
 }
 

@@ -170,6 +170,8 @@ fn the_process_mode_is_skipped_where_vm_linux_is() {
         force: false,
         say: &say,
         vmvc_exe: None,
+        firecracker: None,
+        cloud_hypervisor: None,
     };
     let host = crate::host::detect();
     for (name, process) in [("vm-linux", false), ("vm-linux:process", true)] {
