@@ -271,3 +271,72 @@ impl Instance for VmmInstance {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::GuestClock;
+    use std::time::{Duration, Instant};
+
+    const MS: u64 = 1_000_000; // ticks of a 1 GHz TSC
+
+    fn names(marks: &[(&'static str, Instant)]) -> Vec<&'static str> {
+        marks.iter().map(|(n, _)| *n).collect()
+    }
+
+    #[test]
+    fn a_guest_on_the_host_clock_gives_instants() {
+        let clock = GuestClock {
+            tsc0: 7_000 * MS,
+            hz: 1e9,
+        };
+        let t0 = Instant::now();
+        let (spawned, ready) = (
+            t0 + Duration::from_millis(1),
+            t0 + Duration::from_millis(50),
+        );
+        let tsc = [
+            clock.tsc0 + 40 * MS,
+            clock.tsc0 + 41 * MS,
+            clock.tsc0 + 49 * MS,
+        ];
+        let m = clock.marks(t0, spawned, ready, tsc);
+        assert_eq!(
+            names(&m),
+            ["spawn", "vmm_start", "entry_code", "guest_boot"]
+        );
+        assert_eq!(m[1].1 - t0, Duration::from_millis(40));
+        assert_eq!(m[2].1 - t0, Duration::from_millis(41));
+        assert_eq!(m[3].1, ready);
+    }
+
+    #[test]
+    fn a_guest_tsc_reset_by_the_vmm_splits_out_the_firmware() {
+        let clock = GuestClock {
+            tsc0: 7_000 * MS,
+            hz: 1e9,
+        };
+        let t0 = Instant::now();
+        let (spawned, ready) = (
+            t0 + Duration::from_millis(1),
+            t0 + Duration::from_millis(50),
+        );
+        // 5 ms of firmware after reset, 1 ms of entry code, 2 ms to READY.
+        let m = clock.marks(t0, spawned, ready, [5 * MS, 6 * MS, 8 * MS]);
+        assert_eq!(
+            names(&m),
+            ["spawn", "vmm_start", "firmware", "entry_code", "guest_boot"]
+        );
+        assert_eq!(ready - m[1].1, Duration::from_millis(8));
+        assert_eq!(ready - m[2].1, Duration::from_millis(3));
+        assert_eq!(ready - m[3].1, Duration::from_millis(2));
+    }
+
+    #[test]
+    fn readings_out_of_order_give_no_inner_phases() {
+        let clock = GuestClock { tsc0: 0, hz: 1e9 };
+        let t0 = Instant::now();
+        let ready = t0 + Duration::from_millis(50);
+        let m = clock.marks(t0, t0, ready, [9 * MS, 6 * MS, 8 * MS]);
+        assert_eq!(names(&m), ["spawn", "guest_boot"]);
+    }
+}
