@@ -39,6 +39,7 @@ use anyhow::{bail, Context};
 use std::io::Read;
 use std::ops::Range;
 use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
 use std::process::{Command as Proc, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 use workload::protocol::{info, Command, Message};
@@ -75,6 +76,11 @@ pub(super) fn start(
     let (chan, theirs) = Channel::pair()?;
     let mut cmd = build_cmd(&theirs)?;
     cmd.stderr(Stdio::piped());
+    // SAFETY: runs in the forked child before exec and makes one raw system
+    // call on constants (async-signal-safe, as pre_exec requires).
+    unsafe {
+        cmd.pre_exec(die_with_parent);
+    }
     // From here on, dropping `inst` kills and reaps the VMM.
     let mut inst = VmmInstance {
         proc: ChildProc::new(chan),
@@ -116,6 +122,19 @@ fn spawn(inst: &mut VmmInstance, mut cmd: Proc, theirs: OwnedFd) -> anyhow::Resu
     inst.proc
         .spawn(&mut cmd, theirs)
         .with_context(|| format!("starting {name} ({:?})", cmd.get_program()))
+}
+
+/// A VMM must not outlive vmvc: should vmvc die without running Drop (a
+/// SIGKILL, an abort), the kernel kills the VMM too (prctl(2),
+/// PR_SET_PDEATHSIG; it fires when the spawning *thread* ends, and vmvc
+/// keeps each instance on the thread that launched it). Otherwise an
+/// orphaned guest would poll its UART, and burn a CPU, forever.
+fn die_with_parent() -> std::io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn rdtsc() -> u64 {
