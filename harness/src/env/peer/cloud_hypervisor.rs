@@ -14,30 +14,26 @@
 //! **Untested here**: this project's machines have no Cloud Hypervisor (no
 //! network to fetch it); its tests skip loudly where it is missing.
 
-use super::vm_env::VmTool;
+use super::vm_env::{About, VmTool};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::{Command as Proc, ExitStatus};
 
 pub(super) struct CloudHypervisor;
 
+const ABOUT: About = About {
+    name: "cloud-hypervisor",
+    binary: "cloud-hypervisor",
+    install_hint: "give `vmvc run --cloud-hypervisor PATH`, or put the release binary from \
+         https://github.com/cloud-hypervisor/cloud-hypervisor/releases on PATH",
+    description:
+        "The same bare guest as vm-bare, booted by Cloud Hypervisor through its PVH entry; \
+         the workload talks through Cloud Hypervisor's 16550 UART.",
+};
+
 impl VmTool for CloudHypervisor {
-    fn name(&self) -> &'static str {
-        "cloud-hypervisor"
-    }
-
-    fn binary(&self) -> &'static str {
-        "cloud-hypervisor"
-    }
-
-    fn install_hint(&self) -> &'static str {
-        "give `vmvc run --cloud-hypervisor PATH`, or put the release binary from \
-         https://github.com/cloud-hypervisor/cloud-hypervisor/releases on PATH"
-    }
-
-    fn description(&self) -> &'static str {
-        "The same bare guest as vm-bare, booted by Cloud Hypervisor through its PVH entry; the \
-         workload talks through Cloud Hypervisor's 16550 UART."
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn notes(&self) -> Vec<String> {

@@ -17,12 +17,21 @@
 //! **Untested here**: this project's machines have no Firecracker (no
 //! network to fetch it); its tests skip loudly where it is missing.
 
-use super::vm_env::VmTool;
+use super::vm_env::{About, VmTool};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::{Command as Proc, ExitStatus};
 
 pub(super) struct Firecracker;
+
+const ABOUT: About = About {
+    name: "firecracker",
+    binary: "firecracker",
+    install_hint: "give `vmvc run --firecracker PATH`, or put the release binary from \
+         https://github.com/firecracker-microvm/firecracker/releases on PATH",
+    description: "The same bare guest as vm-bare, booted by Firecracker at its 64-bit entry; the \
+         workload talks through Firecracker's 16550 UART (vm-superio, as vm-bare:uart).",
+};
 
 /// Firecracker's configuration of one VM (its `--config-file` format).
 fn config(image: &Path, ram_bytes: u64) -> String {
@@ -35,22 +44,8 @@ fn config(image: &Path, ram_bytes: u64) -> String {
 }
 
 impl VmTool for Firecracker {
-    fn name(&self) -> &'static str {
-        "firecracker"
-    }
-
-    fn binary(&self) -> &'static str {
-        "firecracker"
-    }
-
-    fn install_hint(&self) -> &'static str {
-        "give `vmvc run --firecracker PATH`, or put the release binary from \
-         https://github.com/firecracker-microvm/firecracker/releases on PATH"
-    }
-
-    fn description(&self) -> &'static str {
-        "The same bare guest as vm-bare, booted by Firecracker at its 64-bit entry; the workload \
-         talks through Firecracker's 16550 UART (vm-superio, as vm-bare:uart)."
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn notes(&self) -> Vec<String> {

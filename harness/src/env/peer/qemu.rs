@@ -16,7 +16,7 @@
 //! IA32_ARCH_CAPABILITIES MSR QEMU then sets (QEMU aborts), so that one is
 //! left out.
 
-use super::vm_env::VmTool;
+use super::vm_env::{About, VmTool};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command as Proc, ExitStatus, Stdio};
@@ -24,22 +24,18 @@ use workload::bare::PORT_EXIT;
 
 pub(super) struct Qemu;
 
-impl VmTool for Qemu {
-    fn name(&self) -> &'static str {
-        "qemu"
-    }
-
-    fn binary(&self) -> &'static str {
-        "qemu-system-x86_64"
-    }
-
-    fn install_hint(&self) -> &'static str {
-        "apt-get install qemu-system-x86"
-    }
-
-    fn description(&self) -> &'static str {
+const ABOUT: About = About {
+    name: "qemu",
+    binary: "qemu-system-x86_64",
+    install_hint: "apt-get install qemu-system-x86",
+    description:
         "The same bare guest as vm-bare, booted by QEMU (-M microvm -accel kvm) through its PVH \
-         entry; the workload talks through QEMU's emulated 16550 UART."
+         entry; the workload talks through QEMU's emulated 16550 UART.",
+};
+
+impl VmTool for Qemu {
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn notes(&self) -> Vec<String> {

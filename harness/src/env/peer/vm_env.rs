@@ -20,15 +20,20 @@ use workload::protocol::Workload;
 /// How long a VMM may take to READY (and to exit) before it is killed.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What a reader and `vmvc doctor` learn about a VMM.
+pub(super) struct About {
+    /// The tool's short name: the row is `peer:<name>`.
+    pub(super) name: &'static str,
+    /// The binary looked up on PATH.
+    pub(super) binary: &'static str,
+    /// Where to get it, for "not installed".
+    pub(super) install_hint: &'static str,
+    pub(super) description: &'static str,
+}
+
 /// What differs between third-party VMMs.
 pub(super) trait VmTool {
-    /// The tool's short name: the row is `peer:<name>`.
-    fn name(&self) -> &'static str;
-    /// The binary looked up on PATH.
-    fn binary(&self) -> &'static str;
-    /// Where to get it, for "not installed".
-    fn install_hint(&self) -> &'static str;
-    fn description(&self) -> &'static str;
+    fn about(&self) -> &'static About;
     /// The row's notes beyond the common ones.
     fn notes(&self) -> Vec<String>;
     /// The command for one launch: `image` booted with `ram_bytes` of RAM,
@@ -70,7 +75,7 @@ impl VmPeerEnv {
     fn binary(&self) -> Option<PathBuf> {
         self.given
             .clone()
-            .or_else(|| tool::find(self.tool.binary()))
+            .or_else(|| tool::find(self.tool.about().binary))
     }
 
     /// Why this row cannot run here; `None` when it can.
@@ -78,8 +83,8 @@ impl VmPeerEnv {
         if self.binary().is_none() {
             return Some(format!(
                 "not installed (no `{}` on PATH): {}",
-                self.tool.binary(),
-                self.tool.install_hint()
+                self.tool.about().binary,
+                self.tool.about().install_hint
             ));
         }
         let kvm = std::fs::OpenOptions::new()
@@ -87,21 +92,21 @@ impl VmPeerEnv {
             .write(true)
             .open("/dev/kvm");
         kvm.err()
-            .map(|e| format!("{} needs /dev/kvm: {e}", self.tool.name()))
+            .map(|e| format!("{} needs /dev/kvm: {e}", self.tool.about().name))
     }
 }
 
 impl Environment for VmPeerEnv {
     fn name(&self) -> String {
-        format!("peer:{}", self.tool.name())
+        format!("peer:{}", self.tool.about().name)
     }
 
     fn description(&self) -> String {
-        self.tool.description().into()
+        self.tool.about().description.into()
     }
 
     fn notes(&self) -> Vec<String> {
-        let bin = self.tool.binary();
+        let bin = self.tool.about().binary;
         let mut notes = vec![
             format!(
                 "Startup counts from just before {bin} is spawned to READY on its serial port; \
@@ -118,7 +123,7 @@ impl Environment for VmPeerEnv {
     }
 
     fn path_of(&self, w: Workload) -> Option<String> {
-        let name = self.tool.name();
+        let name = self.tool.about().name;
         match w {
             Workload::Syscall => Some(format!(
                 "`syscall` from CPL3 into the guest's CPL0 stub, as in vm-bare ({name} is not \
@@ -140,8 +145,8 @@ impl Environment for VmPeerEnv {
         let binary = self.binary().with_context(|| {
             format!(
                 "{} is not installed: {}",
-                self.tool.name(),
-                self.tool.install_hint()
+                self.tool.about().name,
+                self.tool.about().install_hint
             )
         })?;
         if self.prepared.is_none() {
@@ -151,7 +156,7 @@ impl Environment for VmPeerEnv {
         let (image, tsc_hz) = self.prepared.clone().context("prepared above")?;
         let tool = &self.tool;
         let spec = VmmSpec {
-            name: tool.name(),
+            name: tool.about().name,
             ram_bytes: self.ram_bytes,
             ready_timeout: self.ready_timeout,
             clean_exit: tool.clean_exit(),

@@ -302,17 +302,21 @@ mod tests {
         marks.iter().map(|(n, _)| *n).collect()
     }
 
-    #[test]
-    fn a_guest_on_the_host_clock_gives_instants() {
+    /// A 1 GHz clock whose TSC read 7 s at `t0`; the VMM spawned at 1 ms,
+    /// READY at 50 ms: (clock, t0, spawned, ready).
+    fn setting() -> (GuestClock, Instant, Instant, Instant) {
         let clock = GuestClock {
             tsc0: 7_000 * MS,
             hz: 1e9,
         };
         let t0 = Instant::now();
-        let (spawned, ready) = (
-            t0 + Duration::from_millis(1),
-            t0 + Duration::from_millis(50),
-        );
+        let ms = Duration::from_millis;
+        (clock, t0, t0 + ms(1), t0 + ms(50))
+    }
+
+    #[test]
+    fn a_guest_on_the_host_clock_gives_instants() {
+        let (clock, t0, spawned, ready) = setting();
         let tsc = [
             clock.tsc0 + 40 * MS,
             clock.tsc0 + 41 * MS,
@@ -330,15 +334,7 @@ mod tests {
 
     #[test]
     fn a_guest_tsc_reset_by_the_vmm_splits_out_the_firmware() {
-        let clock = GuestClock {
-            tsc0: 7_000 * MS,
-            hz: 1e9,
-        };
-        let t0 = Instant::now();
-        let (spawned, ready) = (
-            t0 + Duration::from_millis(1),
-            t0 + Duration::from_millis(50),
-        );
+        let (clock, t0, spawned, ready) = setting();
         // 5 ms of firmware after reset, 1 ms of entry code, 2 ms to READY.
         let m = clock.marks(t0, spawned, ready, [5 * MS, 6 * MS, 8 * MS]);
         assert_eq!(
@@ -352,10 +348,8 @@ mod tests {
 
     #[test]
     fn readings_out_of_order_give_no_inner_phases() {
-        let clock = GuestClock { tsc0: 0, hz: 1e9 };
-        let t0 = Instant::now();
-        let ready = t0 + Duration::from_millis(50);
-        let m = clock.marks(t0, t0, ready, [9 * MS, 6 * MS, 8 * MS]);
+        let (clock, t0, spawned, ready) = setting();
+        let m = clock.marks(t0, spawned, ready, [9 * MS, 6 * MS, 8 * MS]);
         assert_eq!(names(&m), ["spawn", "guest_boot"]);
     }
 }
