@@ -128,7 +128,7 @@ impl Environment for VmBare {
         let mut notes = vec![
             "Startup phases: kvm_open, create_vm (KVM_CREATE_VM), guest_memory (mmap + memory slot), \
              load_image (ELF, page tables), vcpu_setup (KVM_CREATE_VCPU, CPUID, registers), \
-             guest_boot (first KVM_RUN until the READY port write)."
+             guest_boot (first KVM_RUN until READY arrives: a port write, or UART bytes in vm-bare:uart)."
                 .into(),
             "Memory: guest RAM counts only pages the guest touched (the mapping is MAP_NORESERVE).".into(),
         ];
