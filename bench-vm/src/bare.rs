@@ -20,19 +20,24 @@
 //! of the guest is one VM exit), and runs the vCPU until the answer is
 //! complete. The guest's side of the contract is `workload::bare`; the
 //! VMM's is `crate::protocol_ports`, behind this guest's port map (`Ports`).
+//! With [`Config::transport`] set to the UART (`vm-bare:uart`), the guest
+//! talks through a 16550 instead, as under QEMU (`crate::protocol_uart`).
 
 use crate::error::{Error, GuestFault, Result};
 use crate::memory::GuestRam;
 use crate::phases::{self, Phases};
 use crate::protocol_ports::ProtocolPorts;
+use crate::protocol_uart::{self, ProtocolUart};
 use crate::vcpu::{ExitCounts, Flow, LongModeEntry, PortIo, Vcpu};
 use crate::vm::{Kvm, Vm};
 use crate::x86;
 use std::time::{Duration, Instant};
 use vm_memory::{Bytes, GuestAddress};
+pub use workload::bare::Transport;
 use workload::bare::{
     IMAGE_BASE, PORT_EXCEPTION, PORT_EXIT, PORT_PING, PORT_PROTOCOL, SCRATCH_BASE,
 };
+use workload::boot::{BOOT_PORTS, BOOT_UART};
 use workload::protocol::{Command, Message};
 
 /// The bare guest image (`vmvc-guest` from the workload crate), built by
@@ -60,6 +65,8 @@ pub struct Config {
     pub ram_bytes: u64,
     /// How long the guest may take to say READY.
     pub boot_timeout: Duration,
+    /// The protocol ports (default) or the UART.
+    pub transport: Transport,
 }
 
 impl Default for Config {
@@ -67,6 +74,7 @@ impl Default for Config {
         Config {
             ram_bytes: 64 << 20,
             boot_timeout: Duration::from_secs(10),
+            transport: Transport::Ports,
         }
     }
 }
@@ -83,17 +91,24 @@ impl Config {
 }
 
 /// The bare guest's port map: the protocol ports (`crate::protocol_ports`),
-/// each with the one access size the guest uses, and the exception port.
-/// Anything else is an error: this guest has no other devices.
-#[derive(Debug, Default)]
-struct Ports(ProtocolPorts);
+/// each with the one access size the guest uses, or the UART in their
+/// place; and the exit and exception ports. Anything else is an error: this
+/// guest has no other devices.
+#[derive(Default)]
+struct Ports {
+    proto: ProtocolPorts,
+    uart: Option<ProtocolUart>,
+}
 
 impl PortIo for Ports {
     fn write(&mut self, port: u16, data: &[u8]) -> Result<Flow, GuestFault> {
-        match (port, data) {
-            (PORT_PROTOCOL, [byte]) => self.0.message_byte(*byte),
-            (PORT_EXIT, [a, b, c, d]) => Ok(self.0.exit([*a, *b, *c, *d])),
-            (PORT_EXCEPTION, [v, ..]) => Err(GuestFault::Exception {
+        match (port, data, &mut self.uart) {
+            (p, [byte], Some(uart)) if protocol_uart::is_uart(p) => {
+                uart.write(&mut self.proto, p, *byte)
+            }
+            (PORT_PROTOCOL, [byte], None) => self.proto.message_byte(*byte),
+            (PORT_EXIT, [a, b, c, d], _) => Ok(self.proto.exit([*a, *b, *c, *d])),
+            (PORT_EXCEPTION, [v, ..], _) => Err(GuestFault::Exception {
                 vector: *v,
                 // Filled in from the registers by `exception_details`.
                 error_code: 0,
@@ -109,13 +124,17 @@ impl PortIo for Ports {
     }
 
     fn read(&mut self, port: u16, data: &mut [u8]) -> Result<Flow, GuestFault> {
-        match (port, &mut *data) {
-            (PORT_PROTOCOL, [byte]) => {
-                *byte = self.0.command_byte()?;
+        match (port, &mut *data, &mut self.uart) {
+            (p, [byte], Some(uart)) if protocol_uart::is_uart(p) => {
+                *byte = uart.read(p);
                 Ok(Flow::Continue)
             }
-            (PORT_PING, [byte]) => {
-                *byte = self.0.ping();
+            (PORT_PROTOCOL, [byte], None) => {
+                *byte = self.proto.command_byte()?;
+                Ok(Flow::Continue)
+            }
+            (PORT_PING, [byte], None) => {
+                *byte = self.proto.ping();
                 Ok(Flow::Continue)
             }
             _ => Err(GuestFault::UnexpectedPort {
@@ -206,6 +225,10 @@ impl BareVm {
             rsp: 0, // the guest sets its own stacks
             rdi: SCRATCH_BASE,
             rsi: config.ram_bytes - SCRATCH_BASE,
+            r8: match config.transport {
+                Transport::Ports => BOOT_PORTS,
+                Transport::Uart => BOOT_UART,
+            },
         })?;
         phases.end("vcpu_setup");
 
@@ -213,7 +236,10 @@ impl BareVm {
             vcpu,
             vm,
             _kvm: kvm,
-            ports: Ports::default(),
+            ports: Ports {
+                proto: ProtocolPorts::default(),
+                uart: (config.transport == Transport::Uart).then(ProtocolUart::default),
+            },
             phases,
             dead: None,
             scratch_plugged: false,
@@ -242,7 +268,7 @@ impl BareVm {
             self.dead = Some(e.to_string().lines().next().unwrap_or("failed").to_owned());
             return Err(e);
         }
-        self.ports.0.take_message().map_err(|code| {
+        self.ports.proto.take_message().map_err(|code| {
             self.dead = Some(format!("it exited with code {code}"));
             Error::Guest {
                 fault: GuestFault::Exited(code),
@@ -263,7 +289,13 @@ impl BareVm {
                 .plug(SLOT_SCRATCH, SCRATCH_BASE, ram - SCRATCH_BASE)?;
             self.scratch_plugged = true;
         }
-        self.ports.0.send(cmd);
+        match &mut self.ports.uart {
+            Some(uart) => uart.send(cmd).map_err(|fault| Error::Guest {
+                fault,
+                regs: Box::new(self.vcpu.snapshot()),
+            })?,
+            None => self.ports.proto.send(cmd),
+        }
         self.next_message(timeout)
     }
 
@@ -321,7 +353,7 @@ impl BareVm {
 
     /// Boundary round trips (PING port reads) served so far.
     pub fn pings(&self) -> u64 {
-        self.ports.0.pings()
+        self.ports.proto.pings()
     }
 
     /// The guest's RAM.

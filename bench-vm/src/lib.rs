@@ -15,7 +15,8 @@
 //! vcpu            a vCPU, the KVM_RUN exit loop, PortIo, timeouts   (vm, x86)
 //! phases          launch phases and when each ended
 //! protocol_ports  the VMM's end of the workload's port protocol     (vcpu)
-//! bare            the vm-bare guest                                 (memory, vm, x86, vcpu, phases, protocol_ports)
+//! protocol_uart   the same through a 16550 UART (vm-superio)        (vcpu, protocol_ports)
+//! bare            the vm-bare guest                                 (memory, vm, x86, vcpu, phases, protocol_ports, protocol_uart)
 //! hostmem         what a VM costs the host
 //! linux/          the vm-linux guest (its own graph: linux/mod.rs)  (memory, vm, x86, vcpu, phases, protocol_ports)
 //! process/        a VM in its own process; announce.rs: the text it
@@ -28,7 +29,8 @@
 //!   handler, exit counts and timeouts;
 //! - [`phases`]: the launch phases every guest shares, and their timing;
 //! - [`protocol_ports`]: the VMM's side of the workload protocol on I/O
-//!   ports, the same for both guests;
+//!   ports, the same for both guests; [`protocol_uart`]: the same through
+//!   a 16550 UART, the transport third-party VMMs offer (`vm-bare:uart`);
 //! - [`bare`]: the `vm-bare` guest — the workload on a vCPU with no OS;
 //! - [`hostmem`]: what a VM costs the host (guest RAM touched, the VMM's own
 //!   memory, KVM's kernel-side page tables);
@@ -47,11 +49,12 @@ pub mod memory;
 pub mod phases;
 pub mod process;
 pub mod protocol_ports;
+pub mod protocol_uart;
 pub mod vcpu;
 pub mod vm;
 pub mod x86;
 
-pub use bare::{BareVm, Config, Image, GUEST_IMAGE, PHASES};
+pub use bare::{BareVm, Config, Image, Transport, GUEST_IMAGE, PHASES};
 pub use error::{Error, GuestFault, GuestRegs, Result};
 pub use phases::Phases;
 pub use vcpu::{ExitCounts, Flow, PortIo, Vcpu};

@@ -54,6 +54,18 @@ impl ProtocolPorts {
         self.pending.pop_front().ok_or(GuestFault::UnexpectedRead)
     }
 
+    /// Whether the message that paused the loop is a PING (a boundary round
+    /// trip through a transport without a PING port, `crate::protocol_uart`);
+    /// if so, it is taken and counted, and the caller answers PONG.
+    pub fn take_ping(&mut self) -> bool {
+        if self.message != Some(Message::Ping) {
+            return false;
+        }
+        self.message = None;
+        self.pings += 1;
+        true
+    }
+
     /// The guest reads `PORT_PING`: one boundary round trip, answered PONG.
     pub fn ping(&mut self) -> u8 {
         self.pings += 1;

@@ -96,6 +96,8 @@ pub struct LongModeEntry {
     pub rsp: u64,
     pub rdi: u64,
     pub rsi: u64,
+    /// The bare guest reads who booted it here (`workload::boot`).
+    pub r8: u64,
 }
 
 /// One vCPU.
@@ -152,6 +154,7 @@ impl Vcpu {
             rsp: entry.rsp,
             rdi: entry.rdi,
             rsi: entry.rsi,
+            r8: entry.r8,
             rflags: 0x2, // bit 1 is always set; interrupts off
             ..Default::default()
         };

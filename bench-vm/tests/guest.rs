@@ -348,3 +348,26 @@ fn own_process_mode_serves_the_socket_protocol() {
     assert_eq!(names, bench_vm::PHASES, "{line:?}");
     assert!(line.ends_with("\nend\n"), "{line:?}");
 }
+
+#[test]
+fn the_uart_transport_carries_the_same_protocol() {
+    if !kvm_or_skip("the_uart_transport_carries_the_same_protocol") {
+        return;
+    }
+    let size = 4 << 20;
+    let config = Config {
+        transport: bench_vm::Transport::Uart,
+        ..Config::with_scratch(size)
+    };
+    let mut vm = BareVm::launch(&config).unwrap_or_else(|e| panic!("{e}"));
+    let (ops, _, sum) = run(&mut vm, Workload::Cpu, 0, 10_000);
+    assert_eq!((ops, sum), (10_000, workload::run::cpu(10_000)));
+    let (ops, _, _) = run(&mut vm, Workload::MemBw, size, 2);
+    assert_eq!(ops, size);
+    let (ops, _, _) = run(&mut vm, Workload::Boundary, 0, 100);
+    assert_eq!(ops, 100);
+    assert_eq!(vm.pings(), 100, "each PING through the UART answered");
+    // Every byte crossed the UART: at least two exits (LSR, THR/RBR) each.
+    assert!(vm.exits().io_in >= 2 * 100, "{:?}", vm.exits());
+    vm.teardown(T).unwrap_or_else(|e| panic!("{e}"));
+}

@@ -30,6 +30,8 @@ fn environments(exe: &WorkloadExe, host: &reports::Host) -> Vec<Box<dyn Environm
         force: false,
         say: &say,
         vmvc_exe: Some(env!("CARGO_BIN_EXE_vmvc").into()),
+        firecracker: None,
+        cloud_hypervisor: None,
     };
     env::KNOWN
         .iter()
@@ -155,6 +157,8 @@ fn main() {
         kernel: None,
         force: false,
         vmvc_exe: Some(env!("CARGO_BIN_EXE_vmvc").into()),
+        firecracker: None,
+        cloud_hypervisor: None,
     };
     match harness::run::run(&opts) {
         Ok(o) => {

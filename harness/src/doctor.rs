@@ -106,23 +106,33 @@ pub fn checks() -> Vec<Check> {
         found: ns.join(" "),
         fix: "use a kernel built with CONFIG_NAMESPACES and its children".into(),
     });
-    for (bin, pkg) in [
-        ("qemu-system-x86_64", "qemu-system-x86"),
-        ("crun", "crun"),
-        ("runc", "runc"),
-        ("bwrap", "bubblewrap"),
-        ("firecracker", ""),
+    for (bin, fix) in [
+        (
+            "qemu-system-x86_64",
+            "apt-get install qemu-system-x86 (peer:qemu)",
+        ),
+        ("crun", "apt-get install crun"),
+        ("runc", "apt-get install runc"),
+        ("bwrap", "apt-get install bubblewrap"),
+        (
+            "firecracker",
+            "not packaged: download a release binary from \
+             https://github.com/firecracker-microvm/firecracker/releases and put it on PATH \
+             or give `vmvc run --firecracker PATH`",
+        ),
+        (
+            "cloud-hypervisor",
+            "not packaged: download a release binary from \
+             https://github.com/cloud-hypervisor/cloud-hypervisor/releases and put it on PATH \
+             or give `vmvc run --cloud-hypervisor PATH`",
+        ),
     ] {
         let p = in_path(bin);
         v.push(Check {
             what: bin,
             ok: p.is_some(),
             found: p.map_or("not found".into(), |p| p.display().to_string()),
-            fix: if pkg.is_empty() {
-                "optional peer: put the firecracker binary on PATH".into()
-            } else {
-                format!("optional peer: apt-get install {pkg}")
-            },
+            fix: format!("optional peer: {fix}"),
         });
     }
     v

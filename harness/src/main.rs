@@ -57,6 +57,15 @@ enum Cmd {
         /// on a PVM host), with a short timeout, instead of skipping them.
         #[arg(long)]
         force: bool,
+        /// The firecracker binary for peer:firecracker [default: `firecracker`
+        /// on PATH; releases: https://github.com/firecracker-microvm/firecracker/releases].
+        #[arg(long, value_name = "PATH")]
+        firecracker: Option<PathBuf>,
+        /// The cloud-hypervisor binary for peer:cloud-hypervisor [default:
+        /// `cloud-hypervisor` on PATH; releases:
+        /// https://github.com/cloud-hypervisor/cloud-hypervisor/releases].
+        #[arg(long, value_name = "PATH")]
+        cloud_hypervisor: Option<PathBuf>,
     },
     /// Render one or more results.json files into one HTML report (several
     /// files give a comparison page).
@@ -188,6 +197,8 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             no_pin,
             kernel,
             force,
+            firecracker,
+            cloud_hypervisor,
         } => {
             let opts = harness::run::RunOptions {
                 envs: env,
@@ -202,6 +213,8 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
                 kernel,
                 force,
                 vmvc_exe: None,
+                firecracker,
+                cloud_hypervisor,
             };
             let o = harness::run::run(&opts)?;
             if json {

@@ -29,6 +29,10 @@ pub struct RunOptions {
     /// The `vmvc` binary for `vm-bare:process` and `vm-linux:process` when this process is not
     /// vmvc (the benchmark suite) [default: this executable].
     pub vmvc_exe: Option<PathBuf>,
+    /// `--firecracker PATH`, `--cloud-hypervisor PATH`: VM peers' binaries
+    /// [default: found on PATH].
+    pub firecracker: Option<PathBuf>,
+    pub cloud_hypervisor: Option<PathBuf>,
 }
 
 /// Where the run's files went.
@@ -78,6 +82,8 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         force: opts.force,
         say: &say,
         vmvc_exe: opts.vmvc_exe.clone(),
+        firecracker: opts.firecracker.clone(),
+        cloud_hypervisor: opts.cloud_hypervisor.clone(),
     };
     let explicit = !opts.envs.is_empty();
     let mut envs: Vec<Box<dyn Environment>> = Vec::new();
@@ -233,7 +239,10 @@ fn ask_identities(results: &[EnvResult]) -> Vec<reports::Identity> {
                 Some(crate::identity::native())
             } else if let Some(p) = name.strip_prefix("container:") {
                 bench_container::Profile::from_name(p).map(crate::identity::container)
-            } else if name == "vm-bare" || name == "vm-bare:process" {
+            } else if name.starts_with("vm-bare")
+                || ["peer:qemu", "peer:firecracker", "peer:cloud-hypervisor"].contains(&name)
+            {
+                // The bare guest, under our VMM or another one.
                 Some(crate::identity::bare_vm(name))
             } else {
                 None

@@ -2,7 +2,9 @@
 //!
 //! `build.rs` builds the freestanding `vmvc-workload` and embeds its bytes, so
 //! an installed or copied `vmvc` needs no build tree. At run time the bytes
-//! are written once to a private cache file named after their hash.
+//! are written once to a private cache file named after their hash. The bare
+//! guest image (`vmvc-guest`, embedded in `bench-vm`) is written out the
+//! same way for the VMMs that load it from a file (the VM peers).
 
 use anyhow::Context;
 use std::os::unix::fs::PermissionsExt;
@@ -28,18 +30,7 @@ pub struct WorkloadExe {
 impl WorkloadExe {
     /// Writes the embedded binary to `dir` (if not already there) and returns it.
     pub fn install_in(dir: &Path) -> anyhow::Result<WorkloadExe> {
-        let hash = fnv64(BYTES);
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating cache directory {}", dir.display()))?;
-        // Private: a world-writable cache would let another user swap the binary.
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("restricting {}", dir.display()))?;
-        let path = dir.join(format!("vmvc-workload-{hash:016x}"));
-        let fresh = std::fs::read(&path).map(|b| b == BYTES).unwrap_or(false);
-        if !fresh {
-            crate::cache::write_atomic(&path, BYTES, 0o755)
-                .with_context(|| format!("installing {}", path.display()))?;
-        }
+        let (path, hash) = install_bytes(dir, "vmvc-workload", BYTES, 0o755)?;
         Ok(WorkloadExe {
             path,
             size: BYTES.len() as u64,
@@ -55,4 +46,39 @@ impl WorkloadExe {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Writes `bytes` to `dir/<prefix>-<fnv64 of bytes>` (file mode `mode`)
+/// unless it is there already; returns the path and the hash.
+pub(crate) fn install_bytes(
+    dir: &Path,
+    prefix: &str,
+    bytes: &[u8],
+    mode: u32,
+) -> anyhow::Result<(PathBuf, u64)> {
+    let hash = fnv64(bytes);
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating cache directory {}", dir.display()))?;
+    // Private: a world-writable cache would let another user swap the binary.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting {}", dir.display()))?;
+    let path = dir.join(format!("{prefix}-{hash:016x}"));
+    let fresh = std::fs::read(&path).map(|b| b == bytes).unwrap_or(false);
+    if !fresh {
+        crate::cache::write_atomic(&path, bytes, mode)
+            .with_context(|| format!("installing {}", path.display()))?;
+    }
+    Ok((path, hash))
+}
+
+/// The bare guest image `vm-bare` boots, as a file in vmvc's cache, for
+/// VMMs that load their guest from a path (`peer:qemu`).
+pub fn install_guest_image() -> anyhow::Result<PathBuf> {
+    let (path, _) = install_bytes(
+        &crate::cache::dir(),
+        "vmvc-guest",
+        bench_vm::GUEST_IMAGE,
+        0o644,
+    )?;
+    Ok(path)
 }

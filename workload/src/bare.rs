@@ -23,11 +23,25 @@
 //! Boot protocol (what the VMM promises at the first instruction, `_start`):
 //! long mode with paging, all guest RAM identity-mapped and user-accessible,
 //! CPL0, interrupts off, `rdi` = start of the scratch region and `rsi` = its
-//! length in bytes (guest physical = guest virtual addresses).
+//! length in bytes (guest physical = guest virtual addresses), `r8` =
+//! `crate::boot::BOOT_PORTS` (or `BOOT_UART`: talk through the 16550 UART
+//! instead, `crate::uart`, as under a VMM that is not ours). Other VMMs
+//! enter the same image elsewhere: see `crate::boot`.
 
 use crate::platform::Platform;
+pub use crate::port::{inb, outb, outl};
 use crate::protocol::tag;
+use crate::uart;
 use core::arch::asm;
+
+/// How the workload reaches its launcher (chosen at boot: `crate::boot`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The protocol ports below, which only our VMM understands.
+    Ports,
+    /// The 16550 UART at 0x3f8 (`crate::uart`), which every VMM has.
+    Uart,
+}
 
 /// Workload messages out, command bytes in (one byte per VM exit).
 pub const PORT_PROTOCOL: u16 = 0xe0;
@@ -44,39 +58,25 @@ pub const IMAGE_BASE: u64 = 0x10_0000;
 /// guest RAM belongs to the workload's buffers.
 pub const SCRATCH_BASE: u64 = 0x40_0000;
 
-/// Writes one byte to an I/O port.
-#[inline(always)]
-pub fn outb(port: u16, value: u8) {
-    // SAFETY: port I/O touches no memory. In the guest the stub gave us
-    // IOPL=3, so CPL3 may use it; the VMM traps every port we use.
-    unsafe {
-        asm!("out dx, al", in("dx") port, in("al") value, options(nomem, nostack, preserves_flags))
-    }
-}
+/// Cloud Hypervisor's ACPI shutdown port, and the value that asks for sleep
+/// state S5 (off): SLP_TYP = 5 in bits 2-4, SLP_EN (bit 5).
+const ACPI_SHUTDOWN: u16 = 0x600;
+const ACPI_S5: u8 = (5 << 2) | (1 << 5);
+/// The i8042 keyboard controller's command port, and its "pulse the reset
+/// line" command: how a guest with no ACPI asks a PC to reset. Firecracker
+/// ends the microVM on it.
+const I8042_COMMAND: u16 = 0x64;
+const I8042_RESET: u8 = 0xfe;
 
-/// Writes four bytes to an I/O port.
-#[inline(always)]
-pub fn outl(port: u16, value: u32) {
-    // SAFETY: as in `outb`.
-    unsafe {
-        asm!("out dx, eax", in("dx") port, in("eax") value, options(nomem, nostack, preserves_flags))
-    }
-}
-
-/// Reads one byte from an I/O port.
-#[inline(always)]
-pub fn inb(port: u16) -> u8 {
-    let value: u8;
-    // SAFETY: as in `outb`.
-    unsafe {
-        asm!("in al, dx", in("dx") port, out("al") value, options(nomem, nostack, preserves_flags))
-    }
-    value
-}
-
-/// Ends the guest: the VMM stops the vCPU at this exit and never resumes it.
+/// Ends the guest: our VMM stops the vCPU at the exit port and never
+/// resumes it. Under a VMM that is not ours, the exit port is QEMU's
+/// `isa-debug-exit` device when the launcher added one (QEMU then exits
+/// with status `code << 1 | 1`), else an ignored write; then come Cloud
+/// Hypervisor's ACPI shutdown and the i8042 reset that ends Firecracker.
 pub fn exit(code: i32) -> ! {
     outl(PORT_EXIT, code as u32);
+    outb(ACPI_SHUTDOWN, ACPI_S5);
+    outb(I8042_COMMAND, I8042_RESET);
     loop {
         // Only reached under a VMM that ignores the exit port. `hlt` is not
         // allowed at CPL3, so spin.
@@ -84,18 +84,25 @@ pub fn exit(code: i32) -> ! {
     }
 }
 
-/// The workload running directly on a vCPU, at CPL3, talking through ports.
+/// The workload running directly on a vCPU, at CPL3, talking through ports
+/// or the UART.
 pub struct BarePlatform {
     scratch: *mut u8,
     scratch_len: usize,
+    transport: Transport,
 }
 
 impl BarePlatform {
-    /// `scratch`/`scratch_len`: the region the VMM set aside (rdi/rsi at boot).
-    pub fn new(scratch: *mut u8, scratch_len: usize) -> BarePlatform {
+    /// `scratch`/`scratch_len`: the region the VMM set aside (rdi/rsi at
+    /// boot, or found in the boot information; see `crate::boot`).
+    pub fn new(scratch: *mut u8, scratch_len: usize, transport: Transport) -> BarePlatform {
+        if transport == Transport::Uart {
+            uart::init();
+        }
         BarePlatform {
             scratch,
             scratch_len,
+            transport,
         }
     }
 }
@@ -119,11 +126,20 @@ pub fn port_recv(buf: &mut [u8]) -> bool {
 
 impl Platform for BarePlatform {
     fn send(&mut self, bytes: &[u8]) {
-        port_send(bytes)
+        match self.transport {
+            Transport::Ports => port_send(bytes),
+            Transport::Uart => uart::send(bytes),
+        }
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> bool {
-        port_recv(buf)
+        match self.transport {
+            Transport::Ports => port_recv(buf),
+            Transport::Uart => {
+                uart::recv(buf);
+                true
+            }
+        }
     }
 
     fn scratch(&mut self, bytes: usize) -> Option<*mut u8> {
@@ -144,10 +160,22 @@ impl Platform for BarePlatform {
     }
 
     fn round_trip(&mut self) -> bool {
-        inb(PORT_PING) == tag::PONG
+        match self.transport {
+            Transport::Ports => inb(PORT_PING) == tag::PONG,
+            // As a process does on its socket: PING out, PONG back.
+            Transport::Uart => {
+                let mut answer = [0u8; 1];
+                uart::send(&[tag::PING]);
+                uart::recv(&mut answer);
+                answer[0] == tag::PONG
+            }
+        }
     }
 
     fn exit(&mut self, code: i32) -> ! {
+        if self.transport == Transport::Uart {
+            uart::flush();
+        }
         exit(code)
     }
 }

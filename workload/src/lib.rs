@@ -17,7 +17,10 @@
 //! serve      READY, then the command loop           (protocol, platform, run)
 //!
 //! linux      raw-syscall platform of the freestanding executable (protocol, platform)
-//! bare       port-I/O platform of the bare KVM guest, the ports the VMM shares (protocol, platform)
+//! port       in/out, the instructions a VMM traps
+//! uart       the 16550 UART at 0x3f8, polled                  (port)
+//! bare       port-I/O or UART platform of the bare KVM guest, the ports the VMM shares (protocol, platform, port, uart)
+//! boot       how the bare guest was booted: boot kinds, RAM maps (bare)
 //! vm_init    the workload as /init of a Linux VM    (linux, bare, serve, protocol, platform)
 //! ```
 //!
@@ -28,6 +31,9 @@
 //! - [`serve()`] (`serve.rs`): the command loop every entry point calls after startup;
 //! - [`linux`]: the raw-syscall platform of the freestanding Linux executable;
 //! - [`bare`]: the port-I/O platform of the bare KVM guest, and its contract with the VMM;
+//! - [`boot`]: which VMM booted the bare guest, how (our 64-bit entry, PVH,
+//!   Linux's 64-bit protocol) and what RAM it got; [`uart`]: the 16550
+//!   transport for VMMs that are not ours;
 //! - [`vm_init`]: the workload as `/init` of a Linux VM (`vm-linux`), talking through the same ports;
 //! - `rt` (freestanding builds only: entry, panic handler) and `build`
 //!   (host-side, for build scripts) are outside this graph.
@@ -37,13 +43,16 @@
 extern crate std;
 
 pub mod bare;
+pub mod boot;
 #[cfg(feature = "build")]
 pub mod build;
 pub mod linux;
+pub mod port;
 pub mod protocol;
 #[cfg(feature = "freestanding")]
 pub mod rt;
 pub mod run;
+pub mod uart;
 pub mod vm_init;
 
 mod platform;

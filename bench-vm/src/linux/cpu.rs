@@ -134,6 +134,7 @@ pub fn setup_vcpu(kvm: &Kvm, vcpu: &Vcpu, layout: &Layout) -> Result<(), Error> 
         rsp: BOOT_STACK,
         rdi: 0,
         rsi: BOOT_PARAMS,
+        r8: 0,
     })?;
     // The selectors and GDT of the boot protocol (see `super::zero_page::load`).
     let mut sregs = fd.get_sregs().map_err(|source| Error::Kvm {

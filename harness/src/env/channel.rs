@@ -16,7 +16,9 @@ pub struct Channel {
     sock: UnixStream,
     decoder: Decoder,
     buf: Vec<u8>,
+    /// `buf[pos..have]`: bytes read but not decoded yet.
     pos: usize,
+    have: usize,
 }
 
 impl Channel {
@@ -47,6 +49,7 @@ impl Channel {
             decoder: Decoder::new(),
             buf: vec![0; 4096],
             pos: 0,
+            have: 0,
         }
     }
 
@@ -69,29 +72,23 @@ impl Channel {
         }
     }
 
-    /// Next message, answering PINGs; fails at `timeout`.
+    /// Next message, answering PINGs; fails at `timeout`. Bytes that came
+    /// with it stay for the next call (a bare guest under a foreign VMM
+    /// follows READY with INFO messages at once).
     pub fn recv(&mut self, timeout: Duration) -> anyhow::Result<Message> {
         let deadline = Instant::now() + timeout;
-        let mut have = 0;
         loop {
-            while self.pos < have {
+            while self.pos < self.have {
                 let b = self.buf[self.pos];
                 self.pos += 1;
                 match self.decoder.push(b) {
                     Ok(None) => {}
                     Ok(Some(Message::Ping)) => self.send(Command::Pong)?,
-                    Ok(Some(m)) => {
-                        // Unread bytes would be lost: the protocol is strictly
-                        // request/response, so there are none after an answer.
-                        if self.pos < have {
-                            bail!("the workload sent {} bytes after {m:?}", have - self.pos);
-                        }
-                        return Ok(m);
-                    }
+                    Ok(Some(m)) => return Ok(m),
                     Err(e) => bail!("the workload broke the protocol: {e}"),
                 }
             }
-            have = self.fill(deadline)?;
+            self.have = self.fill(deadline)?;
             self.pos = 0;
         }
     }
@@ -105,7 +102,15 @@ impl Channel {
     /// Sends `cmd` and waits for the answer.
     pub fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
         self.send(cmd)?;
-        self.recv(timeout)
+        let m = self.recv(timeout)?;
+        // The protocol is strictly request/response: nothing follows an answer.
+        if self.pos < self.have {
+            bail!(
+                "the workload sent {} bytes after {m:?}",
+                self.have - self.pos
+            );
+        }
+        Ok(m)
     }
 
     /// Waits for READY.

@@ -12,7 +12,8 @@
 //!
 //! - `registry` (`by_name`, `KNOWN`): every row by name;
 //! - the rows: [`native`], [`container`] (bench-container), [`peer`]
-//!   (crun, runc, bwrap), [`vm_bare`] and [`vm_linux`] (bench-vm);
+//!   (crun, runc, bwrap; QEMU, Firecracker, Cloud Hypervisor), [`vm_bare`]
+//!   and [`vm_linux`] (bench-vm);
 //! - [`vmm_process`]: one VMM process per VM, for `vm-bare:process` and
 //!   `vm-linux:process`; [`kvm_mem`]: a VM's memory parts;
 //! - [`child`]: a child process on a channel; [`channel`]: the launcher's
@@ -109,6 +110,10 @@ pub struct Context<'a> {
     /// re-run as a VMM
     /// [default: this executable, when it is vmvc].
     pub vmvc_exe: Option<std::path::PathBuf>,
+    /// `--firecracker PATH` [default: `firecracker` on PATH].
+    pub firecracker: Option<std::path::PathBuf>,
+    /// `--cloud-hypervisor PATH` [default: `cloud-hypervisor` on PATH].
+    pub cloud_hypervisor: Option<std::path::PathBuf>,
 }
 
 impl<'a> Context<'a> {
@@ -121,6 +126,8 @@ impl<'a> Context<'a> {
             force: false,
             say: &silent,
             vmvc_exe: None,
+            firecracker: None,
+            cloud_hypervisor: None,
         }
     }
 }

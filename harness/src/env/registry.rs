@@ -17,6 +17,7 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
     match name {
         "native" => Ok(Box::new(native::Native::new(exe.path().to_owned()))),
         "vm-bare" => Ok(Box::new(vm_bare::VmBare::new(vm_bare::Mode::InProcess))),
+        "vm-bare:uart" => Ok(Box::new(vm_bare::VmBare::uart())),
         "container" => Ok(Box::new(container::ContainerEnv::new(
             "full",
             exe.path().to_owned(),
@@ -35,6 +36,11 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
                 .ok_or_else(|| anyhow::anyhow!("no peer environment {name:?}"))?;
             Ok(Box::new(env))
         }
+        "peer:qemu" => Ok(Box::new(peer::qemu_env(None))),
+        "peer:firecracker" => Ok(Box::new(peer::firecracker_env(cx.firecracker.clone()))),
+        "peer:cloud-hypervisor" => Ok(Box::new(peer::cloud_hypervisor_env(
+            cx.cloud_hypervisor.clone(),
+        ))),
         other => anyhow::bail!(
             "unknown environment {other:?}; known environments: {}",
             KNOWN.join(", ")
@@ -53,6 +59,10 @@ pub const KNOWN: &[&str] = &[
     "peer:bwrap",
     "vm-bare",
     "vm-bare:process",
+    "vm-bare:uart",
+    "peer:qemu",
+    "peer:firecracker",
+    "peer:cloud-hypervisor",
     "vm-linux",
     "vm-linux:process",
 ];

@@ -15,7 +15,7 @@ use super::vmm_process::{self, VmmProcess};
 use super::{Environment, Instance};
 use crate::measure::{Launch, MemPart};
 use anyhow::Context;
-use bench_vm::{BareVm, Config};
+use bench_vm::{BareVm, Config, Transport};
 use std::time::Duration;
 use workload::protocol::{Command, Message, Workload};
 
@@ -71,6 +71,7 @@ pub use super::vmm_process::Mode;
 pub struct VmBare {
     mode: Mode,
     ram_bytes: u64,
+    transport: Transport,
 }
 
 impl VmBare {
@@ -78,6 +79,16 @@ impl VmBare {
         VmBare {
             mode,
             ram_bytes: RAM_BYTES,
+            transport: Transport::Ports,
+        }
+    }
+
+    /// `vm-bare:uart`: in-process, the guest talking through a 16550 UART
+    /// as it does under QEMU (`peer:qemu`), so the two compare like with like.
+    pub fn uart() -> VmBare {
+        VmBare {
+            transport: Transport::Uart,
+            ..VmBare::new(Mode::InProcess)
         }
     }
 
@@ -90,13 +101,19 @@ impl VmBare {
 
 impl Environment for VmBare {
     fn name(&self) -> String {
-        match self.mode {
-            Mode::InProcess => "vm-bare".into(),
-            Mode::OwnProcess { .. } => "vm-bare:process".into(),
+        match (&self.mode, self.transport) {
+            (Mode::InProcess, Transport::Uart) => "vm-bare:uart".into(),
+            (Mode::InProcess, Transport::Ports) => "vm-bare".into(),
+            (Mode::OwnProcess { .. }, _) => "vm-bare:process".into(),
         }
     }
 
     fn description(&self) -> String {
+        if self.transport == Transport::Uart {
+            return "The same in-process bare VM, but the workload talks through an emulated 16550 \
+                    UART at 0x3f8 (vm-superio), the transport it uses under QEMU (peer:qemu)."
+                .into();
+        }
         match self.mode {
             Mode::InProcess => "A KVM virtual machine with no operating system: the workload runs at CPL3 \
                                 on the vCPU behind a ~30-instruction stub; vmvc itself is the VMM."
@@ -111,7 +128,7 @@ impl Environment for VmBare {
         let mut notes = vec![
             "Startup phases: kvm_open, create_vm (KVM_CREATE_VM), guest_memory (mmap + memory slot), \
              load_image (ELF, page tables), vcpu_setup (KVM_CREATE_VCPU, CPUID, registers), \
-             guest_boot (first KVM_RUN until the READY port write)."
+             guest_boot (first KVM_RUN until READY arrives: a port write, or UART bytes in vm-bare:uart)."
                 .into(),
             "Memory: guest RAM counts only pages the guest touched (the mapping is MAP_NORESERVE).".into(),
         ];
@@ -157,6 +174,11 @@ impl Environment for VmBare {
                  emulated by the hypervisor)"
                     .into(),
             ),
+            Workload::Boundary if self.transport == Transport::Uart => Some(
+                "a UART round trip: PING written to the 16550 (LSR poll, THR write), PONG read \
+                 back (LSR polls, RBR read): at least four VM exits into our VMM"
+                    .into(),
+            ),
             Workload::Boundary => Some(
                 "one VM exit: the guest's `in` on an I/O port -> KVM -> the VMM's KVM_RUN returns \
                  (KVM_EXIT_IO) -> answer -> KVM_RUN again"
@@ -174,6 +196,7 @@ impl Environment for VmBare {
                 let config = Config {
                     ram_bytes: self.ram_bytes,
                     boot_timeout: READY_TIMEOUT,
+                    transport: self.transport,
                 };
                 let vm = BareVm::launch(&config).context("launching the bare VM")?;
                 let p = vm.phases();

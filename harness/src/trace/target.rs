@@ -32,14 +32,7 @@ pub fn main(mut args: impl Iterator<Item = String>) -> i32 {
 
 fn once(name: &str) -> anyhow::Result<()> {
     let exe = WorkloadExe::install()?;
-    let say = |m: &str| eprintln!("vmvc: {m}");
-    let cx = Context {
-        exe: &exe,
-        kernel: None,
-        force: false,
-        say: &say,
-        vmvc_exe: None,
-    };
+    let cx = Context::plain(&exe);
     let mut env = env::by_name(name, &cx, true)?;
     let host = crate::host::detect();
     if let Some(why) = env.unavailable(&host) {

@@ -2,8 +2,12 @@
 //!
 //! The VMM (`bench-vm`) loads this ELF at 1 MiB and starts the vCPU at
 //! `_start` already in 64-bit long mode at CPL0 (see `workload::bare` for the
-//! boot protocol). The stub below does only what the CPU needs before it can
-//! run the workload at CPL3 (user mode):
+//! boot protocol). Other VMMs enter the same image elsewhere
+//! (`workload::boot`): QEMU and Cloud Hypervisor at the PVH entry, in 32-bit
+//! protected mode with paging off; Firecracker at `_start` with page tables
+//! of its own that CPL3 may not use. Both then first reach the state our VMM
+//! sets up (see "Foreign entries" below). The stub below does only what the
+//! CPU needs before it can run the workload at CPL3 (user mode):
 //!
 //! 1. `lgdt`: our Global Descriptor Table — kernel and user code/data
 //!    segments and a Task State Segment (TSS). In long mode segments are
@@ -26,6 +30,19 @@
 //! guest CPL3 code runs natively. So the stub is kept to ~30 instructions and
 //! everything measured runs at CPL3.
 //!
+//! **Foreign entries.** The PVH entry (named by the ELF note
+//! `XEN_ELFNOTE_PHYS32_ENTRY`, Linux `arch/x86/platform/pvh/head.S` does
+//! the same for a kernel) enables long mode the way SDM Vol. 3A, 10.8.5
+//! lists it: CR4.PAE, CR3, EFER.LME, CR0.PG, then a far jump into a 64-bit
+//! code segment. The page tables it loads are not built by code: they are
+//! data in the image, computed by the assembler (the image is linked at a
+//! fixed address), identity-mapping the first GiB with 2 MiB user pages as
+//! our VMM's do. On PVM every CPL0 instruction is emulated (~1 µs), so a
+//! loop writing 512 entries would cost more than the whole stub. Each
+//! foreign entry also reads the TSC first (`vmvc_entry_tsc`): the guest
+//! reports it after READY, so that the launcher can split QEMU's startup
+//! from the guest's own.
+//!
 //! The IDT gates and the TSS descriptor split addresses into bit fields,
 //! which the assembler cannot do with symbols; the linker computes them
 //! instead (`src/bare.ld`), since the image is linked at a fixed address.
@@ -33,18 +50,77 @@
 #![no_main]
 
 use workload::bare::{self, BarePlatform, PORT_EXCEPTION};
-use workload::protocol::{fault, Message};
+use workload::boot::{self, BOOT_LINUX64, BOOT_PORTS, BOOT_PVH, BOOT_UART};
+use workload::protocol::{fault, info, Message};
 
 // Selectors (GDT index * 8, | 3 for requested privilege level 3). The order
 // user-data-then-user-code is what SYSRET requires (SDM Vol. 2B, SYSRET).
 //   0x08 kernel code   0x10 kernel data   0x18 user data   0x20 user code
 //   0x28 TSS (16 bytes)
 core::arch::global_asm!(
+    // The PVH note (Xen `include/public/elfnote.h`): name "Xen", type 18
+    // (XEN_ELFNOTE_PHYS32_ENTRY), the 32-bit entry's physical address. The
+    // address is 8 bytes, as in Linux's vmlinux: readers take 4 or 8.
+    ".section .note.Xen, \"a\", @note",
+    ".balign 4",
+    "   .long 4, 8, 18",
+    "   .asciz \"Xen\"",
+    "   .quad vmvc_pvh_start",
     ".section .text.vmvc_entry, \"ax\"",
+    // 64-bit entry. r8 says who booted us: our VMM sets BOOT_PORTS or
+    // BOOT_UART; anything else is a foreign 64-bit boot (Firecracker, rsi
+    // = zero page), whose page tables CPL3 may not use.
     ".globl _start",
     "_start:",
-    "   lea rsp, [rip + vmvc_stack0_top]",
+    "   cmp r8, {boot_ports}",
+    "   je vmvc_cpl0",
+    "   cmp r8, {boot_uart}",
+    "   je vmvc_cpl0",
+    "   rdtsc",
+    "   mov [rip + vmvc_entry_tsc], eax",
+    "   mov [rip + vmvc_entry_tsc + 4], edx",
+    "   mov rdi, rsi",
+    "   mov r8d, {boot_linux64}",
+    "   lea rax, [rip + vmvc_pml4]",
+    "   mov cr3, rax",
+    "   mov eax, {cr4}",
+    "   mov cr4, rax",
+    "   mov ecx, 0xc0000080", // IA32_EFER: add SCE (syscall) to LME/LMA
+    "   rdmsr",
+    "   or eax, 1",
+    "   wrmsr",
+    "   jmp vmvc_cpl0",
+    // The PVH entry: 32-bit protected mode, paging off, ebx = start_info.
+    ".code32",
+    "vmvc_pvh_start:",
+    "   rdtsc",
+    "   mov [vmvc_entry_tsc], eax",
+    "   mov [vmvc_entry_tsc + 4], edx",
+    "   mov eax, {cr4}",
+    "   mov cr4, eax",
+    "   mov eax, offset vmvc_pml4",
+    "   mov cr3, eax",
+    "   mov ecx, 0xc0000080", // IA32_EFER: LME (long mode) and SCE (syscall)
+    "   mov eax, 0x101",
+    "   xor edx, edx",
+    "   wrmsr",
+    "   mov eax, {cr0}",
+    "   mov cr0, eax",
+    "   lgdt [vmvc_gdtr]", // a 32-bit lgdt reads the low 4 bytes of the base: enough
+    // ljmp 0x08:vmvc_pvh64, spelled out (opcode EA, offset32, selector16).
+    "   .byte 0xea",
+    "   .long vmvc_pvh64",
+    "   .word 0x08",
+    ".code64",
+    "vmvc_pvh64:",
+    "   mov edi, ebx",
+    "   mov r8d, {boot_pvh}",
+    "   jmp vmvc_gdt_loaded",
+    // Every entry ends up here, in long mode at CPL0 with RAM identity-mapped.
+    "vmvc_cpl0:",
     "   lgdt [rip + vmvc_gdtr]",
+    "vmvc_gdt_loaded:",
+    "   lea rsp, [rip + vmvc_stack0_top]",
     "   mov ax, 0x28",
     "   ltr ax",
     "   lidt [rip + vmvc_idtr]",
@@ -58,8 +134,10 @@ core::arch::global_asm!(
     "   mov rdx, rax",
     "   shr rdx, 32",
     "   wrmsr",
-    // The iretq frame: SS, RSP, RFLAGS, CS, RIP. rdi/rsi (scratch region)
-    // pass through untouched as vmvc_main's arguments.
+    // The iretq frame: SS, RSP, RFLAGS, CS, RIP. rdi/rsi pass through
+    // untouched as vmvc_main's first two arguments, r8 (the boot kind)
+    // becomes its third.
+    "   mov rdx, r8",
     "   push 0x1b",
     // As if vmvc_main had been called: the ABI wants rsp+8 16-byte aligned.
     "   lea rax, [rip + vmvc_stack3_top - 8]",
@@ -160,7 +238,16 @@ core::arch::global_asm!(
     "vmvc_tss:",
     "   .long 0",
     "   .quad vmvc_stack0_top", // rsp0: stack for exceptions from CPL3
-    "   .fill 0x68 - 12, 1, 0",
+    "   .fill 0x66 - 12, 1, 0",
+    "   .word 0x68", // the I/O permission bitmap follows the TSS
+    // The I/O permission bitmap (SDM Vol. 1, 19.5.2): one bit per port, 0 =
+    // allowed, and a final 0xff byte. IOPL=3 alone should let CPL3 use every
+    // port, but on PVM hosts a port whose bit lies past the TSS limit (0x3f8
+    // did, 0xe0 did not) raised #GP: so every port is allowed here too.
+    "   .fill 65536 / 8, 1, 0",
+    "   .byte 0xff",
+    ".globl vmvc_tss_end",
+    "vmvc_tss_end:",
     // The IDT: 32 gates whose two halves the linker computed.
     ".balign 16",
     "vmvc_idt:",
@@ -173,17 +260,101 @@ core::arch::global_asm!(
     "vmvc_stack0_top:",
     "   .skip 65536",
     "vmvc_stack3_top:",
+    // The foreign entries' page tables (SDM Vol. 3A, 5.5): PML4[0] -> PDPT,
+    // PDPT[0] -> PD, 512 PD entries of 2 MiB pages identity-mapping the
+    // first GiB; present, writable, user (7), PS for a 2 MiB page (0x80).
+    ".section .data.vmvc_page_tables, \"aw\"",
+    ".balign 4096",
+    "vmvc_pml4:",
+    "   .quad vmvc_pdpt + 7",
+    "   .fill 511, 8, 0",
+    "vmvc_pdpt:",
+    "   .quad vmvc_pd + 7",
+    "   .fill 511, 8, 0",
+    "vmvc_pd:",
+    ".set vmvc_page, 0",
+    ".rept 512",
+    "   .quad (vmvc_page << 21) | 0x87",
+    ".set vmvc_page, vmvc_page + 1",
+    ".endr",
+    ".section .bss.vmvc_entry_tsc, \"aw\", @nobits",
+    ".balign 8",
+    ".globl vmvc_entry_tsc",
+    "vmvc_entry_tsc:",
+    "   .skip 8",
     exception_port = const PORT_EXCEPTION,
+    boot_ports = const BOOT_PORTS,
+    boot_uart = const BOOT_UART,
+    boot_pvh = const BOOT_PVH,
+    boot_linux64 = const BOOT_LINUX64,
+    // PAE, OSFXSR and OSXMMEXCPT (SSE, which the workload's code uses), as
+    // bench-vm's x86.rs sets them.
+    cr4 = const (1u32 << 5) | (1 << 9) | (1 << 10),
+    // PE, MP, ET, NE, WP, PG (bench-vm's x86.rs).
+    cr0 = const 0x8001_0033u32,
 );
 
+extern "C" {
+    /// The TSC at the first instruction of a foreign entry (0 otherwise).
+    static vmvc_entry_tsc: u64;
+}
+
+/// The guest's RAM, read through the identity map (`workload::boot`).
+struct IdentityMapped;
+
+impl boot::Phys for IdentityMapped {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+        let Some(end) = addr.checked_add(buf.len() as u64) else {
+            return false;
+        };
+        if addr == 0 || end > boot::MAPPED_BYTES {
+            return false;
+        }
+        // SAFETY: [addr, end) lies in the first GiB, which every entry
+        // identity-maps for CPL3; the VMM placed its boot information
+        // there and nothing else writes it while we read.
+        unsafe {
+            core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len());
+        }
+        true
+    }
+}
+
 /// The workload, entered at CPL3 by the stub's `iretq`. Its arguments are
-/// rdi/rsi as the VMM set them (the scratch region); the stub leaves both alone.
+/// rdi/rsi as the VMM set them (the scratch region, or a pointer to the
+/// boot information) and the boot kind (`workload::boot`).
 #[no_mangle]
-extern "C" fn vmvc_main(scratch: u64, scratch_len: u64) -> ! {
-    workload::serve(&mut BarePlatform::new(
-        scratch as usize as *mut u8,
-        scratch_len as usize,
-    ))
+extern "C" fn vmvc_main(a: u64, b: u64, kind: u64) -> ! {
+    let cpl3_tsc = rdtsc();
+    let Some(boot) = boot::decode(a, b, kind, &IdentityMapped) else {
+        // Not a boot we know: nobody to talk to but the exit port.
+        bare::exit(102)
+    };
+    let mut p = BarePlatform::new(
+        boot.scratch as usize as *mut u8,
+        boot.scratch_len as usize,
+        boot.transport,
+    );
+    if !boot.foreign {
+        workload::serve(&mut p)
+    }
+    let ready_tsc = rdtsc();
+    workload::send(&mut p, Message::Ready);
+    // SAFETY: written once by the entry code before CPL3 was entered.
+    let entry_tsc = unsafe { core::ptr::read_volatile(&raw const vmvc_entry_tsc) };
+    for (key, value) in [
+        (info::FIRST_INSTRUCTION_TSC, entry_tsc),
+        (info::CPL3_TSC, cpl3_tsc),
+        (info::READY_TSC, ready_tsc),
+    ] {
+        workload::send(&mut p, Message::Info { key, value });
+    }
+    workload::command_loop(&mut p)
+}
+
+fn rdtsc() -> u64 {
+    // SAFETY: RDTSC only reads a counter; allowed at CPL3 (CR4.TSD clear).
+    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 #[panic_handler]
@@ -192,6 +363,8 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
         code: fault::PANIC,
         detail: 0,
     };
+    // The ports: the transport is not known here. Under a foreign VMM the
+    // FAULT is lost, and the exit below ends QEMU (isa-debug-exit).
     for b in m.encode().as_bytes() {
         bare::outb(bare::PORT_PROTOCOL, *b);
     }

@@ -96,6 +96,14 @@ pub mod info {
     pub const MEM_AVAILABLE: u8 = 3;
     /// The workload's own pid as it sees it.
     pub const PID: u8 = 4;
+    /// Bare guest under a VMM that is not ours: the TSC at the guest's
+    /// first instruction (a VMM that resets the TSC with the vCPU, as QEMU
+    /// does, makes this the time from reset: the firmware's).
+    pub const FIRST_INSTRUCTION_TSC: u8 = 5;
+    /// The TSC when the workload started at CPL3 (the entry code's end).
+    pub const CPL3_TSC: u8 = 6;
+    /// The TSC just before READY was sent.
+    pub const READY_TSC: u8 = 7;
 }
 
 /// A message from the workload to its launcher.

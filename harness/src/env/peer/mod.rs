@@ -1,6 +1,8 @@
 //! `peer:crun`, `peer:runc`, `peer:bwrap`: the same workload started by the
 //! container tools people actually use, measured next to our own
-//! `container:full` in the same run.
+//! `container:full` in the same run; and `peer:qemu`, `peer:firecracker`,
+//! `peer:cloud-hypervisor`, the same bare guest as `vm-bare` under the VMMs
+//! people use (see "VM peers" below).
 //!
 //! # What a peer is
 //!
@@ -31,10 +33,27 @@
 //! - `cleanup`: leaving nothing behind, even after a crash;
 //! - `oci`: crun and runc (the OCI bundle, `run`/`delete`/`list`);
 //!   `bwrap`: bubblewrap's command line;
-//! - `tool`: the tools, and starting one's binary with our socket as fd 3;
+//! - `qemu`, `firecracker`, `cloud_hypervisor`: each VMM's command line
+//!   and how it ends; `vm_env`: a VMM as a row; `vmm`: one launch of it
+//!   with the bare guest (READY on its UART, the guest's boot timings, the
+//!   memory split, teardown);
+//! - `tool`: the tools, and starting one's binary with our socket as fd 3
+//!   (and finding any binary on PATH);
 //! - `hybrid`: crun's workaround on hybrid cgroup hosts.
 //!
 //! Each file uses only those listed below it.
+//!
+//! # VM peers
+//!
+//! `vm-bare` is a VM our own VMM starts, ioctl by ioctl. The VM peers boot
+//! the very same guest image with QEMU, Firecracker or Cloud Hypervisor,
+//! which reach it through what every VMM has (a PVH or 64-bit entry, a
+//! 16550 UART) instead of our protocol ports. The difference in startup and
+//! memory is the VMM's own work: a process to start, a machine and device
+//! model to build, firmware to run. QEMU is a distribution package and is
+//! required in CI; Firecracker and Cloud Hypervisor run when their binary is
+//! given or on PATH (untested on this project's machines, which have
+//! neither).
 //!
 //! Sources: the OCI runtime specification
 //! (<https://github.com/opencontainers/runtime-spec>: `bundle.md`,
@@ -43,15 +62,39 @@
 
 mod bwrap;
 mod cleanup;
+mod cloud_hypervisor;
+mod firecracker;
 mod hybrid;
 mod instance;
 mod oci;
+mod qemu;
 #[cfg(test)]
 mod tests;
 mod tool;
+mod vm_env;
+mod vmm;
+#[cfg(test)]
+mod vmm_tests;
 
 pub use instance::PeerInstance;
 pub use tool::{Tool, READY_TIMEOUT};
+pub use vm_env::VmPeerEnv;
+pub use vmm::VmmInstance;
+
+/// `peer:qemu`, with QEMU from `binary` or PATH.
+pub fn qemu_env(binary: Option<PathBuf>) -> VmPeerEnv {
+    VmPeerEnv::new(Box::new(qemu::Qemu), binary)
+}
+
+/// `peer:firecracker`, with Firecracker from `binary` or PATH.
+pub fn firecracker_env(binary: Option<PathBuf>) -> VmPeerEnv {
+    VmPeerEnv::new(Box::new(firecracker::Firecracker), binary)
+}
+
+/// `peer:cloud-hypervisor`, with Cloud Hypervisor from `binary` or PATH.
+pub fn cloud_hypervisor_env(binary: Option<PathBuf>) -> VmPeerEnv {
+    VmPeerEnv::new(Box::new(cloud_hypervisor::CloudHypervisor), binary)
+}
 
 use super::{Environment, Instance};
 use anyhow::Context;
