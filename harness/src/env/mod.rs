@@ -79,6 +79,14 @@ pub trait Instance {
     fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message>;
     /// What this instance, idle, costs the host now, split into parts.
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>>;
+    /// Keeps the idle instance off the CPU while another row is measured,
+    /// until [`Instance::resume`]. Nothing to do for most: an idle process,
+    /// or a guest under our own VMM, waits in a blocking read. A guest under
+    /// a third-party VMM busy-polls its UART instead, and on a pinned run
+    /// would take half the CPU from the row being measured.
+    fn pause(&mut self) {}
+    /// Undoes [`Instance::pause`].
+    fn resume(&mut self) {}
     /// Stops the workload and releases everything; returns how long it took.
     fn teardown(self: Box<Self>) -> anyhow::Result<Duration>;
 }

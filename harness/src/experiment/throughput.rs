@@ -43,7 +43,10 @@ impl Contender {
     pub fn launch(env: &mut dyn Environment) -> Contender {
         let n = Workload::ALL.len();
         let (inst, error) = match env.launch() {
-            Ok(i) => (Some(i), None),
+            Ok(mut i) => {
+                i.pause();
+                (Some(i), None)
+            }
             Err(e) => (None, Some(e.context("launch for throughput"))),
         };
         Contender {
@@ -60,7 +63,8 @@ impl Contender {
 
     /// The measured workloads (when it did not fail); tears the instance down.
     pub fn finish(mut self) -> anyhow::Result<Vec<Throughput>> {
-        if let Some(inst) = self.inst.take() {
+        if let Some(mut inst) = self.inst.take() {
+            inst.resume();
             inst.teardown().context("teardown after throughput")?;
         }
         if let Some(e) = self.error {
@@ -103,7 +107,11 @@ pub fn throughput(contenders: &mut [Contender], plan: &Plan, tsc_hz: f64, bar: &
                     continue;
                 };
                 let iterations = c.iterations[wi].unwrap_or(planned);
-                let (ops, cycles, checksum) = match run_once(inst.as_mut(), w, size, iterations) {
+                // Only the contender being measured may use the CPU.
+                inst.resume();
+                let outcome = run_once(inst.as_mut(), w, size, iterations);
+                inst.pause();
+                let (ops, cycles, checksum) = match outcome {
                     Ok(r) => r,
                     Err(e) => {
                         c.error = Some(e.context(format!("throughput {}", w.name())));

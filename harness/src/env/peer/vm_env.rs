@@ -117,6 +117,11 @@ impl Environment for VmPeerEnv {
             "Memory: the VMM's guest-RAM mapping (pages the guest touched) apart from the VMM's \
              own memory, both PSS, as for vm-bare:process."
                 .into(),
+            "An idle guest here busy-polls its UART (each poll a VM exit), so it keeps a CPU \
+             busy: while the other rows' throughput is measured, its VMM is stopped (SIGSTOP) \
+             and only runs for its own repetitions. Density instances are not paused: N of \
+             them spin N CPUs, which their startup under density shows."
+                .into(),
         ];
         notes.extend(self.tool.notes());
         notes

@@ -249,6 +249,15 @@ pub(super) fn guest_ram_mappings(maps: &str, size: u64) -> Vec<Range<u64>> {
         .collect()
 }
 
+impl VmmInstance {
+    /// Sends `sig` to the VMM process (ours: the pid is our child's, not reaped yet).
+    fn signal(&self, sig: nix::sys::signal::Signal) {
+        if let Some(pid) = self.proc.pid() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+        }
+    }
+}
+
 impl Instance for VmmInstance {
     fn launch(&self) -> &Launch {
         &self.launch
@@ -268,10 +277,22 @@ impl Instance for VmmInstance {
         Ok(parts)
     }
 
+    /// SIGSTOP: the VMM and its vCPU thread stop where they are; the guest's
+    /// clock reads (TSC) are not affected, and bytes sent meanwhile wait in
+    /// the socket (signal(7), "SIGSTOP").
+    fn pause(&mut self) {
+        self.signal(nix::sys::signal::Signal::SIGSTOP);
+    }
+
+    fn resume(&mut self) {
+        self.signal(nix::sys::signal::Signal::SIGCONT);
+    }
+
     /// EXIT, DONE, then the guest's exit ends the VMM (see
     /// `workload::bare::exit`); a VMM still running after the timeout is
     /// killed (Drop) and the teardown reported failed.
     fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
+        self.resume();
         let start = Instant::now();
         let (name, timeout) = (self.spec.name, self.spec.ready_timeout);
         let reply = self.proc.chan.request(Command::Exit, timeout);
