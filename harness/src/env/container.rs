@@ -104,7 +104,7 @@ impl Environment for ContainerEnv {
 
     fn notes(&self) -> Vec<String> {
         let mut notes = vec![
-            "A container is a host process: it runs on the host kernel, so syscall and boundary cost what they cost natively; only the set-up differs.".into(),
+            "A container is a host process: it runs on the host kernel, so a system call costs what it costs natively (see the syscall column); the boundary round trip crosses the same kernel as native, and anything it costs more is set-up on the way (e.g. the cgroup the launcher and the workload sit in), not a layer in between.".into(),
         ];
         if self.profile.uses_cgroup() {
             notes.push(

@@ -240,7 +240,7 @@ impl Environment for PeerEnv {
     fn notes(&self) -> Vec<String> {
         let tool = self.kind.name();
         let mut notes = vec![
-            "A peer container is a host process, like container:full: syscall and boundary cost what they cost natively; startup and memory show the tool's own work.".into(),
+            "A peer container is a host process, like container:full: a system call costs what it costs natively; startup and memory show the tool's own work. Its boundary round trip has come out near 0.85x native under crun and runc (not under bwrap), which the reference run shows; what on that path differs is not yet known.".into(),
             format!("Startup counts from just before `{tool}` is spawned to READY; it includes starting the tool's binary."),
             format!("Memory is {}, plus the workload process (PSS and page tables).", self.kind.runtime_description()),
         ];
