@@ -162,9 +162,9 @@ pub struct BareVm {
 }
 
 /// Memory slot of the first 4 MiB (image, stacks, page tables).
-const SLOT_BOOT: u32 = 0;
+pub(crate) const SLOT_BOOT: u32 = 0;
 /// Memory slot of the scratch region (the workload's buffers).
-const SLOT_SCRATCH: u32 = 1;
+pub(crate) const SLOT_SCRATCH: u32 = 1;
 
 impl BareVm {
     /// Boots the embedded `vmvc-guest` and waits for READY.
@@ -209,16 +209,22 @@ impl BareVm {
         })?;
         phases.end("vcpu_setup");
 
-        let mut bare = BareVm {
-            vcpu,
-            vm,
-            _kvm: kvm,
-            ports: Ports::default(),
-            phases,
-            dead: None,
-            scratch_plugged: false,
-        };
-        match bare.next_message(config.boot_timeout)? {
+        BareVm::boot(kvm, vm, vcpu, phases, false, config.boot_timeout)
+    }
+
+    /// Runs a VM whose image and registers are in place until its READY,
+    /// and ends the `guest_boot` phase (shared by cold and warm starts,
+    /// `crate::warm`).
+    pub(crate) fn boot(
+        kvm: Kvm,
+        vm: Vm,
+        vcpu: Vcpu,
+        phases: Phases,
+        scratch_plugged: bool,
+        timeout: Duration,
+    ) -> Result<BareVm> {
+        let mut bare = BareVm::assemble(kvm, vm, vcpu, phases, scratch_plugged);
+        match bare.next_message(timeout)? {
             Message::Ready => {}
             other => {
                 return Err(Error::Guest {
@@ -229,6 +235,42 @@ impl BareVm {
         }
         bare.phases.end("guest_boot");
         Ok(bare)
+    }
+
+    /// A BareVm of these parts, with fresh protocol state (no command sent,
+    /// no message read): how a launch, a warm start (`crate::warm`) and a
+    /// restore (`crate::snapshot`) hand over a VM.
+    pub(crate) fn assemble(
+        kvm: Kvm,
+        vm: Vm,
+        vcpu: Vcpu,
+        phases: Phases,
+        scratch_plugged: bool,
+    ) -> BareVm {
+        BareVm {
+            vcpu,
+            vm,
+            _kvm: kvm,
+            ports: Ports::default(),
+            phases,
+            dead: None,
+            scratch_plugged,
+        }
+    }
+
+    /// The vCPU, mutable (a snapshot completes its last port access).
+    pub(crate) fn vcpu_mut(&mut self) -> &mut Vcpu {
+        &mut self.vcpu
+    }
+
+    /// Records that launch phase `name` ended now.
+    pub(crate) fn end_phase(&mut self, name: &'static str) {
+        self.phases.end(name);
+    }
+
+    /// Takes the VM apart again (for `crate::warm`, which parks it).
+    pub(crate) fn into_parts(self) -> (Kvm, Vm, Vcpu, bool) {
+        (self._kvm, self.vm, self.vcpu, self.scratch_plugged)
     }
 
     /// Runs the guest until it completes a message.
@@ -254,7 +296,9 @@ impl BareVm {
     /// Sends one command and returns the guest's answer (boundary PINGs are
     /// answered on the way, inside the exit loop).
     pub fn request(&mut self, cmd: Command, timeout: Duration) -> Result<Message> {
-        let uses_scratch = matches!(cmd, Command::Run { .. } | Command::Hold { .. });
+        // A size of 0 touches no buffer (a restored guest's first answer).
+        let uses_scratch =
+            matches!(cmd, Command::Run { size, .. } | Command::Hold { bytes: size } if size > 0);
         if uses_scratch && !self.scratch_plugged && self.dead.is_none() {
             // Like a process that maps its buffers when it first needs them:
             // the scratch region joins the VM with the first command.
@@ -337,7 +381,7 @@ impl BareVm {
 }
 
 /// Copies the image into guest RAM; returns the entry point.
-fn load(ram: &GuestRam, image: Image<'_>) -> Result<u64> {
+pub(crate) fn load(ram: &GuestRam, image: Image<'_>) -> Result<u64> {
     match image {
         Image::Flat(code) => {
             if IMAGE_BASE + code.len() as u64 > SCRATCH_BASE {

@@ -17,6 +17,10 @@
 //! protocol_ports  the VMM's end of the workload's port protocol     (vcpu)
 //! bare            the vm-bare guest                                 (memory, vm, x86, vcpu, phases, protocol_ports)
 //! hostmem         what a VM costs the host
+//! vcpu_state      a vCPU's registers saved and set again            (vcpu)
+//! warm            a pool of VMs made before the request             (bare, memory, vm, x86, vcpu, phases, vcpu_state)
+//! snapshot_dir    where snapshot files live, removed on drop
+//! snapshot        a READY guest saved, restored copy-on-write       (bare, memory, vm, vcpu, phases, vcpu_state, snapshot_dir)
 //! linux/          the vm-linux guest (its own graph: linux/mod.rs)  (memory, vm, x86, vcpu, phases, protocol_ports)
 //! process/        a VM in its own process; announce.rs: the text it
 //!                 tells its launcher                                (bare, linux, phases)
@@ -34,7 +38,9 @@
 //!   memory, KVM's kernel-side page tables);
 //! - [`linux`]: the `vm-linux` guest — a real Linux kernel booted per the
 //!   x86 boot protocol, with the workload as `/init`;
-//! - [`process`]: a VM in its own small process, for memory and density.
+//! - [`process`]: a VM in its own small process, for memory and density;
+//! - [`vcpu_state`], [`warm`], [`snapshot`]: warm starts from a pool of
+//!   VMs made in advance, and restores of a guest saved at READY.
 //!
 //! Sources: the KVM API (`Documentation/virt/kvm/api.rst` in Linux), the
 //! Intel SDM Vol. 3A and the AMD APM Vol. 2.
@@ -47,15 +53,21 @@ pub mod memory;
 pub mod phases;
 pub mod process;
 pub mod protocol_ports;
+pub mod snapshot;
+pub mod snapshot_dir;
 pub mod vcpu;
+pub mod vcpu_state;
 pub mod vm;
+pub mod warm;
 pub mod x86;
 
 pub use bare::{BareVm, Config, Image, GUEST_IMAGE, PHASES};
 pub use error::{Error, GuestFault, GuestRegs, Result};
 pub use phases::Phases;
+pub use snapshot::Snapshot;
 pub use vcpu::{ExitCounts, Flow, PortIo, Vcpu};
 pub use vm::{Kvm, Vm};
+pub use warm::{ParkedVm, WarmVm};
 
 /// True if `/dev/kvm` exists and can be opened here.
 pub fn kvm_available() -> bool {

@@ -1,0 +1,108 @@
+//! Warm starts from a pool and restores from a snapshot, on real VMs
+//! (skipped loudly without KVM).
+
+mod common;
+
+use bench_vm::snapshot::RESTORE_PHASES;
+use bench_vm::warm::WARM_PHASES;
+use bench_vm::{BareVm, Config, Image, ParkedVm, Snapshot, GUEST_IMAGE};
+use common::kvm_or_skip;
+use std::time::Duration;
+use workload::protocol::{Command, Message, Workload};
+
+const T: Duration = Duration::from_secs(30);
+
+/// Runs all five workloads, small, and checks that each answers RESULT.
+fn every_workload_answers(vm: &mut BareVm) {
+    for w in Workload::ALL {
+        let cmd = Command::Run {
+            workload: w as u8,
+            size: 1 << 20,
+            iterations: 50,
+        };
+        match vm.request(cmd, T) {
+            Ok(Message::Result { workload, ops, .. }) => {
+                assert!(workload == w as u8 && ops > 0, "{w:?}")
+            }
+            other => panic!("{w:?}: {other:?}"),
+        }
+    }
+}
+
+fn phase_names(vm: &BareVm) -> Vec<&'static str> {
+    vm.phases().durations().iter().map(|(n, _)| *n).collect()
+}
+
+#[test]
+fn a_parked_vm_serves_guest_after_guest_and_forgets_each() {
+    if !kvm_or_skip("a_parked_vm_serves_guest_after_guest_and_forgets_each") {
+        return;
+    }
+    let config = Config::with_scratch(8 << 20);
+    let mut parked = ParkedVm::create(&config).unwrap_or_else(|e| panic!("{e}"));
+    for round in 0..3 {
+        let mut warm = parked
+            .start(Image::Elf(GUEST_IMAGE), T)
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(phase_names(warm.vm()), WARM_PHASES);
+        // A fresh exit count per guest: READY was its only exit.
+        assert_eq!(warm.vm().exits().total(), 1, "round {round}");
+        every_workload_answers(warm.vm());
+        match warm.vm().request(Command::Hold { bytes: 4 << 20 }, T) {
+            Ok(Message::Held { .. }) => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+        assert!(warm.vm().ram().resident_bytes().unwrap_or(0) >= 4 << 20);
+        parked = warm
+            .park(T)
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+    // The next start wipes the guest's pages first; a parked VM still
+    // holds them until then (its teardown is cheap).
+    assert!(parked.resident_bytes().unwrap_or(0) > 0);
+}
+
+#[test]
+fn a_restored_guest_answers_every_workload() {
+    if !kvm_or_skip("a_restored_guest_answers_every_workload") {
+        return;
+    }
+    let mut original =
+        BareVm::launch(&Config::with_scratch(8 << 20)).unwrap_or_else(|e| panic!("{e}"));
+    let snap = Snapshot::take(&mut original).unwrap_or_else(|e| panic!("{e}"));
+    assert!(snap.saved_bytes() > 0 && snap.saved_bytes() <= 4 << 20);
+    let dir = snap.dir().to_owned();
+    assert!(dir.join("memory").exists());
+
+    // The original goes on as if nothing happened.
+    every_workload_answers(&mut original);
+    original.teardown(T).unwrap_or_else(|e| panic!("{e}"));
+
+    // Two restores side by side: each answers, each is its own guest.
+    let mut a = snap.restore(T).unwrap_or_else(|e| panic!("{e}"));
+    let mut b = snap.restore(T).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(phase_names(&a), RESTORE_PHASES);
+    every_workload_answers(&mut a);
+    every_workload_answers(&mut b);
+    a.teardown(T).unwrap_or_else(|e| panic!("{e}"));
+    b.teardown(T).unwrap_or_else(|e| panic!("{e}"));
+
+    // The snapshot's directory goes with it.
+    drop(snap);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn a_snapshot_after_the_first_command_is_refused() {
+    if !kvm_or_skip("a_snapshot_after_the_first_command_is_refused") {
+        return;
+    }
+    let mut vm = BareVm::launch(&Config::with_scratch(8 << 20)).unwrap_or_else(|e| panic!("{e}"));
+    match vm.request(Command::Hold { bytes: 1 << 20 }, T) {
+        Ok(Message::Held { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let e = Snapshot::take(&mut vm).err().map(|e| e.to_string());
+    assert!(e.as_deref().is_some_and(|e| e.contains("READY")), "{e:?}");
+    vm.teardown(T).unwrap_or_else(|e| panic!("{e}"));
+}
