@@ -29,8 +29,15 @@
 //!
 //! READY of a restored guest is its first answer: it said READY before it
 //! was saved, so what proves it alive again is answering the protocol. The
-//! command is a boundary run of one iteration on no buffer: the guest reads
-//! it, makes one boundary round trip (a VM exit) and sends its RESULT.
+//! command is the shortest full exchange the protocol has, a HOLD of 0 bytes
+//! (it touches no buffer), answered HELD: 9 command bytes in and 9 answer
+//! bytes out, 18 port exits, where a cold boot's READY is one.
+//!
+//! [`Snapshot::restore_into`] restores into a VM of a pool
+//! (`crate::warm`) instead: no VM or vCPU to create, the file mapped over
+//! the start of its RAM, the registers set, the first answer
+//! ([`RESTORE_INTO_PHASES`]). That is the snapshot used as Hyperlight
+//! uses it, to reset a pooled sandbox to a known state.
 
 use crate::bare::{BareVm, SLOT_BOOT};
 use crate::error::{Error, GuestFault, Result};
@@ -39,12 +46,13 @@ use crate::snapshot_dir::SnapshotDir;
 use crate::vcpu::Vcpu;
 use crate::vcpu_state::{complete_pending_io, VcpuState};
 use crate::vm::{Kvm, Vm};
+use crate::warm::{fresh_memory, ParkedVm, WarmVm};
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 use workload::bare::SCRATCH_BASE;
-use workload::protocol::{Command, Message, Workload};
+use workload::protocol::{Command, Message};
 
 /// The phases of a restore (module docs).
 pub const RESTORE_PHASES: [&str; 5] = [
@@ -54,6 +62,9 @@ pub const RESTORE_PHASES: [&str; 5] = [
     "vcpu_restore",
     "first_answer",
 ];
+
+/// The phases of a restore into a pooled VM ([`Snapshot::restore_into`]).
+pub const RESTORE_INTO_PHASES: [&str; 3] = ["map_snapshot", "vcpu_restore", "first_answer"];
 
 /// What the snapshot file covers: the boot region (image, stacks, tables).
 const FILE_BYTES: u64 = SCRATCH_BASE;
@@ -162,24 +173,55 @@ impl Snapshot {
         phases.end("vcpu_restore");
 
         let mut bare = BareVm::assemble(kvm, vm, vcpu, phases, false);
-        let probe = Command::Run {
-            workload: Workload::Boundary as u8,
-            size: 0,
-            iterations: 1,
-        };
-        match bare.request(probe, timeout)? {
-            Message::Result { ops: 1, .. } => {}
-            other => {
-                return Err(Error::Guest {
-                    fault: GuestFault::Protocol(format!(
-                        "a restored guest answered {other:?} to a one-round-trip boundary run"
-                    )),
-                    regs: Box::new(bare.vcpu().snapshot()),
-                })
-            }
-        }
-        bare.end_phase("first_answer");
+        first_answer(&mut bare, timeout)?;
         Ok(bare)
+    }
+
+    /// The saved guest running in `parked`, a VM of the pool, timed in
+    /// [`RESTORE_INTO_PHASES`]; its teardown parks the VM again.
+    pub fn restore_into(&self, parked: ParkedVm, timeout: Duration) -> Result<WarmVm> {
+        let mut phases = Phases::start();
+        let (kvm, vm, mut vcpu, fresh) = parked.into_parts();
+        let ram = vm.ram()?;
+        if ram.size() != self.ram_bytes {
+            return Err(Error::Snapshot {
+                step: "restoring into a pooled VM",
+                reason: format!(
+                    "its RAM is {} bytes, the snapshot's {}",
+                    ram.size(),
+                    self.ram_bytes
+                ),
+            });
+        }
+        // Whatever the last guest left is replaced: the file over the boot
+        // region, fresh memory over the rest. The memory slots stay.
+        fresh_memory(ram.host_addr(), ram.size())?;
+        map_file_over(ram.host_addr(), &self.file)?;
+        phases.end("map_snapshot");
+
+        self.state.restore(&vcpu)?;
+        vcpu.reset_exits();
+        phases.end("vcpu_restore");
+
+        let mut bare = BareVm::assemble(kvm, vm, vcpu, phases, true);
+        first_answer(&mut bare, timeout)?;
+        Ok(WarmVm::from_parts(bare, fresh))
+    }
+}
+
+/// The `first_answer` phase: HOLD 0 bytes, expect HELD (module docs).
+fn first_answer(bare: &mut BareVm, timeout: Duration) -> Result<()> {
+    match bare.request(Command::Hold { bytes: 0 }, timeout)? {
+        Message::Held { bytes: 0 } => {
+            bare.end_phase("first_answer");
+            Ok(())
+        }
+        other => Err(Error::Guest {
+            fault: GuestFault::Protocol(format!(
+                "a restored guest answered {other:?} to HOLD 0, not HELD 0"
+            )),
+            regs: Box::new(bare.vcpu().snapshot()),
+        }),
     }
 }
 

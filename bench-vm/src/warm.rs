@@ -11,16 +11,21 @@
 //!
 //! | phase | what happens |
 //! |---|---|
-//! | `reset_memory` | the previous guest's pages are dropped (`madvise(MADV_DONTNEED)`: the next touch reads zeros), so no guest sees another's data |
+//! | `reset_memory` | guest RAM replaced by fresh anonymous memory (`mmap(MAP_FIXED)`: the next touch reads zeros), so no guest sees another's data |
 //! | `load_image` | the ELF segments, page tables and boot GDT written again |
 //! | `vcpu_reset` | registers set to a fresh vCPU's (saved when it was created) and then to the long-mode entry |
 //! | `guest_boot` | first `KVM_RUN` until READY, as in a cold start |
 //!
+//! Teardown ([`WarmVm::park`]) already gives the guest's pages back, so
+//! that an idle pool holds no guest data and no guest memory;
+//! `reset_memory` does it again anyway (a VM must never start with
+//! another's data, whoever parked it), which costs little on empty memory.
+//!
 //! The pool is not free: a parked VM holds its VM and vCPU in the kernel
 //! (KVM's structures, the memory slots' bookkeeping, the `kvm_run` page)
-//! while it waits. [`ParkedVm::resident_bytes`] is its guest RAM after the
-//! reset, which should be nothing; the kernel side is measured by whoever
-//! fills the pool (the harness: the drop of the host's available memory).
+//! while it waits. [`ParkedVm::resident_bytes`] is its guest RAM, which is
+//! nothing; the kernel side is measured by whoever fills the pool (the
+//! harness: the drop of the host's available memory).
 
 use crate::bare::{self, BareVm, Config, Image, SLOT_BOOT, SLOT_SCRATCH};
 use crate::error::{Error, GuestFault, Result};
@@ -43,8 +48,6 @@ pub struct ParkedVm {
     kvm: Kvm,
     /// The vCPU's state right after `KVM_CREATE_VCPU`: the reset state.
     fresh: VcpuState,
-    /// Whether the guest may have touched memory since the last reset.
-    dirty: bool,
 }
 
 impl ParkedVm {
@@ -69,7 +72,6 @@ impl ParkedVm {
             vm,
             kvm,
             fresh,
-            dirty: false,
         })
     }
 
@@ -81,12 +83,9 @@ impl ParkedVm {
             vm,
             kvm,
             fresh,
-            dirty,
         } = self;
         let ram = vm.ram()?;
-        if dirty {
-            forget_contents(ram.host_addr(), ram.size())?;
-        }
+        fresh_memory(ram.host_addr(), ram.size())?;
         phases.end("reset_memory");
 
         let entry = bare::load(ram, image)?;
@@ -107,6 +106,11 @@ impl ParkedVm {
         Ok(WarmVm { vm, fresh })
     }
 
+    /// Its parts, for a restore into this VM (`crate::snapshot`).
+    pub(crate) fn into_parts(self) -> (Kvm, Vm, Vcpu, VcpuState) {
+        (self.kvm, self.vm, self.vcpu, self.fresh)
+    }
+
     /// Guest RAM that is backed by host memory now (after a reset: none).
     pub fn resident_bytes(&self) -> Result<u64> {
         self.vm.ram()?.resident_bytes()
@@ -121,14 +125,25 @@ pub struct WarmVm {
 }
 
 impl WarmVm {
+    /// A guest running in a VM of the pool (`crate::snapshot` restores
+    /// into one); `fresh`: the reset state of its vCPU.
+    pub(crate) fn from_parts(vm: BareVm, fresh: VcpuState) -> WarmVm {
+        WarmVm { vm, fresh }
+    }
+
     /// The running guest.
     pub fn vm(&mut self) -> &mut BareVm {
         &mut self.vm
     }
 
+    /// When each phase of its warm start ended.
+    pub fn phases(&self) -> &Phases {
+        self.vm.phases()
+    }
+
     /// Shuts the guest down (EXIT, DONE, its exit code) and keeps the VM for
-    /// the next guest: the teardown of a warm start. Its memory is wiped by
-    /// the next [`ParkedVm::start`], which is per-request work.
+    /// the next guest: the teardown of a warm start. Its memory goes back
+    /// to the host here, so an idle pool holds none.
     pub fn park(mut self, timeout: Duration) -> Result<ParkedVm> {
         let code = self.vm.shutdown(timeout)?;
         if code != 0 {
@@ -141,33 +156,46 @@ impl WarmVm {
         // Finish the guest's last `out` so that no half-done instruction is
         // carried over into the next guest (`crate::vcpu_state`).
         complete_pending_io(&mut vcpu)?;
+        let ram = vm.ram()?;
+        fresh_memory(ram.host_addr(), ram.size())?;
         Ok(ParkedVm {
             vcpu,
             vm,
             kvm,
             fresh: self.fresh,
-            dirty: true,
         })
     }
 }
 
-/// Drops every page of `[addr, addr + len)` of a private anonymous
-/// mapping: the memory goes back to the host and the next access reads
-/// zeros (madvise(2), MADV_DONTNEED). KVM hears of it through its MMU
-/// notifier and drops its own mappings of those pages.
-fn forget_contents(addr: *mut u8, len: u64) -> Result<()> {
-    let len = usize::try_from(len).map_err(|_| Error::Memory {
-        size: len,
-        reason: "larger than this host's address space".into(),
-    })?;
-    // SAFETY: [addr, addr + len) is the guest-RAM mapping this VM owns; no
-    // Rust reference points into it (vm-memory accesses it through raw
-    // pointers), and the guest is not running (we hold its only vCPU).
-    let rc = unsafe { libc::madvise(addr.cast(), len, libc::MADV_DONTNEED) };
-    if rc != 0 {
-        return Err(Error::os("madvise(MADV_DONTNEED) on guest RAM")(
-            std::io::Error::last_os_error(),
-        ));
+/// Replaces `[addr, addr + len)`, guest RAM, by fresh anonymous memory,
+/// whatever backed it (the previous guest's pages, or a snapshot file
+/// mapped over it): the pages go back to the host and the next access reads
+/// zeros (mmap(2), `MAP_FIXED`). KVM's memory slots keep pointing at these
+/// addresses; its MMU notifier drops its mappings of the old pages.
+pub(crate) fn fresh_memory(addr: *mut u8, len: u64) -> Result<()> {
+    let bad = |reason: String| Error::Memory { size: len, reason };
+    let n = usize::try_from(len).map_err(|_| bad("larger than this address space".into()))?;
+    // SAFETY: [addr, addr + len) is the guest-RAM mapping this VM owns,
+    // mapped with these very protections and flags (`crate::memory`);
+    // MAP_FIXED replaces exactly it, and vm-memory still unmaps the whole
+    // range on drop. No Rust reference points into it (vm-memory accesses
+    // it through raw pointers) and the guest is not running (we hold its
+    // only vCPU).
+    let p = unsafe {
+        libc::mmap(
+            addr.cast(),
+            n,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED || p != addr.cast() {
+        return Err(bad(format!(
+            "replacing guest RAM with fresh memory: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     Ok(())
 }

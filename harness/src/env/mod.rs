@@ -13,6 +13,7 @@
 //! - `registry` (`by_name`, `KNOWN`): every row by name;
 //! - the rows: [`native`], [`container`] (bench-container), [`peer`]
 //!   (crun, runc, bwrap), [`vm_bare`] and [`vm_linux`] (bench-vm);
+//!   [`vm_bare_warm`] and [`vm_bare_restored`]: warm and restored starts;
 //! - [`vmm_process`]: one VMM process per VM, for `vm-bare:process` and
 //!   `vm-linux:process`; [`kvm_mem`]: a VM's memory parts;
 //! - [`child`]: a child process on a channel; [`channel`]: the launcher's
@@ -26,6 +27,8 @@ pub mod native;
 pub mod peer;
 mod registry;
 pub mod vm_bare;
+pub mod vm_bare_restored;
+pub mod vm_bare_warm;
 pub mod vm_linux;
 pub mod vmm_process;
 

@@ -7,7 +7,7 @@
 //! ([`super::Unavailable`] or the environment's own `unavailable`), so that
 //! every run's table lists the same rows.
 
-use super::{container, native, peer, vm_bare, vm_linux};
+use super::{container, native, peer, vm_bare, vm_bare_restored, vm_bare_warm, vm_linux};
 use super::{Context, Environment};
 
 /// Parses one `--env` name into an environment of this build. `explicit`:
@@ -28,6 +28,8 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
         "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process(
             cx.vmvc_exe.as_deref(),
         )?)),
+        "vm-bare:warm" => Ok(Box::<vm_bare_warm::VmBareWarm>::default()),
+        "vm-bare:restored" => Ok(Box::<vm_bare_restored::VmBareRestored>::default()),
         "vm-linux" => vm_linux::from_context(cx, explicit, false),
         "vm-linux:process" => vm_linux::from_context(cx, explicit, true),
         "peer:crun" | "peer:runc" | "peer:bwrap" => {
@@ -53,6 +55,8 @@ pub const KNOWN: &[&str] = &[
     "peer:bwrap",
     "vm-bare",
     "vm-bare:process",
+    "vm-bare:warm",
+    "vm-bare:restored",
     "vm-linux",
     "vm-linux:process",
 ];
