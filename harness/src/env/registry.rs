@@ -28,7 +28,12 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
         "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process(
             cx.vmvc_exe.as_deref(),
         )?)),
-        "vm-bare:warm" => Ok(Box::<vm_bare_warm::VmBareWarm>::default()),
+        "vm-bare:warm" => Ok(Box::new(vm_bare_warm::VmBareWarm::new(
+            vm_bare_warm::Start::Boot,
+        ))),
+        "vm-bare:restored+pool" => Ok(Box::new(vm_bare_warm::VmBareWarm::new(
+            vm_bare_warm::Start::Restore(None),
+        ))),
         "vm-bare:restored" => Ok(Box::<vm_bare_restored::VmBareRestored>::default()),
         "vm-linux" => vm_linux::from_context(cx, explicit, false),
         "vm-linux:process" => vm_linux::from_context(cx, explicit, true),
@@ -57,6 +62,7 @@ pub const KNOWN: &[&str] = &[
     "vm-bare:process",
     "vm-bare:warm",
     "vm-bare:restored",
+    "vm-bare:restored+pool",
     "vm-linux",
     "vm-linux:process",
 ];

@@ -36,18 +36,61 @@ impl VmBareRestored {
     /// The snapshot, booting and saving a guest the first time.
     fn snapshot(&mut self) -> anyhow::Result<&Snapshot> {
         if self.snapshot.is_none() {
-            let config = Config {
-                ram_bytes: vm_bare::RAM_BYTES,
-                boot_timeout: READY_TIMEOUT,
-            };
-            let mut vm = BareVm::launch(&config).context("booting the guest to snapshot")?;
-            let snap = Snapshot::take(&mut vm).context("taking the snapshot at READY")?;
-            vm.teardown(READY_TIMEOUT)
-                .context("shutting down the snapshotted guest")?;
-            self.snapshot = Some(snap);
+            self.snapshot = Some(snapshot_of_ready_guest()?);
         }
         self.snapshot.as_ref().context("the snapshot")
     }
+}
+
+/// Boots a guest (as `vm-bare` does), saves it at READY and shuts it down.
+pub fn snapshot_of_ready_guest() -> anyhow::Result<Snapshot> {
+    let config = Config {
+        ram_bytes: vm_bare::RAM_BYTES,
+        boot_timeout: READY_TIMEOUT,
+    };
+    let mut vm = BareVm::launch(&config).context("booting the guest to snapshot")?;
+    let snap = Snapshot::take(&mut vm).context("taking the snapshot at READY")?;
+    vm.teardown(READY_TIMEOUT)
+        .context("shutting down the snapshotted guest")?;
+    Ok(snap)
+}
+
+/// The memory parts of a guest restored from a snapshot (module docs):
+/// its own pages, its share of the snapshot's, the snapshot's whole, and
+/// KVM's page tables since `sec_before`.
+pub fn snapshot_parts(vm: &BareVm, sec_before: Option<u64>) -> anyhow::Result<Vec<MemPart>> {
+    let guest = vm.ram().host_range();
+    let field = |f: &str| -> anyhow::Result<u64> {
+        Ok(rss_split(None, guest.clone(), f)
+            .with_context(|| format!("reading {f} of guest RAM in /proc/self/smaps"))?
+            .guest_ram)
+    };
+    let (rss, pss, own) = (field("Rss")?, field("Pss")?, field("Anonymous")?);
+    let mut parts = vec![
+        MemPart {
+            name: "guest_ram_own",
+            description: "guest RAM pages of this guest alone: snapshot pages it wrote (copied \
+                          on write) and its buffers (Anonymous in /proc/self/smaps)",
+            bytes: own,
+            counts_in_total: true,
+        },
+        MemPart {
+            name: "snapshot_pss",
+            description: "its share of the snapshot pages it maps: each shared page divided \
+                          among the VMs mapping it (Pss minus Anonymous)",
+            bytes: pss.saturating_sub(own),
+            counts_in_total: true,
+        },
+        MemPart {
+            name: "snapshot_rss",
+            description: "the snapshot pages it maps, counted whole as if nobody shared them \
+                          (Rss minus Anonymous)",
+            bytes: rss.saturating_sub(own),
+            counts_in_total: false,
+        },
+    ];
+    parts.extend(kvm_mem::kvm_page_tables(sec_before));
+    Ok(parts)
 }
 
 impl Environment for VmBareRestored {
@@ -129,38 +172,8 @@ impl Instance for RestoredInstance {
     }
 
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
-        let guest = self.vm()?.ram().host_range();
-        let field = |f: &str| -> anyhow::Result<u64> {
-            Ok(rss_split(None, guest.clone(), f)
-                .with_context(|| format!("reading {f} of guest RAM in /proc/self/smaps"))?
-                .guest_ram)
-        };
-        let (rss, pss, own) = (field("Rss")?, field("Pss")?, field("Anonymous")?);
-        let mut parts = vec![
-            MemPart {
-                name: "guest_ram_own",
-                description: "guest RAM pages of this guest alone: snapshot pages it wrote (copied \
-                              on write) and its buffers (Anonymous in /proc/self/smaps)",
-                bytes: own,
-                counts_in_total: true,
-            },
-            MemPart {
-                name: "snapshot_pss",
-                description: "its share of the snapshot pages it maps: each shared page divided \
-                              among the VMs mapping it (Pss minus Anonymous)",
-                bytes: pss.saturating_sub(own),
-                counts_in_total: true,
-            },
-            MemPart {
-                name: "snapshot_rss",
-                description: "the snapshot pages it maps, counted whole as if nobody shared them \
-                              (Rss minus Anonymous)",
-                bytes: rss.saturating_sub(own),
-                counts_in_total: false,
-            },
-        ];
-        parts.extend(kvm_mem::kvm_page_tables(self.sec_before));
-        Ok(parts)
+        let sec_before = self.sec_before;
+        snapshot_parts(self.vm()?, sec_before)
     }
 
     fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {

@@ -1,4 +1,5 @@
-//! `vm-bare:warm`: the bare guest started in a VM taken from a pool.
+//! `vm-bare:warm` and `vm-bare:restored+pool`: the bare guest in a VM
+//! taken from a pool, booted or restored.
 //!
 //! Serverless platforms do not create a sandbox per request: AWS Lambda and
 //! Hyperlight keep pools of VMs made in advance. Here the pool holds
@@ -8,14 +9,20 @@
 //! parks the VM again. What the pool costs while it waits is measured when
 //! it is first filled: the drop of the host's available memory per parked
 //! VM, reported as the memory part `pool_idle_vm`.
+//!
+//! `vm-bare:restored+pool` puts the two ideas together: the guest is not
+//! booted in the pooled VM but restored there from a snapshot taken at
+//! READY (`bench_vm::Snapshot::restore_into`), as Hyperlight resets a pooled
+//! sandbox from a snapshot. Its memory is split as in `vm-bare:restored`.
 
 use super::kvm_mem;
 use super::vm_bare::{self, VmBare, READY_TIMEOUT};
+use super::vm_bare_restored::{snapshot_of_ready_guest, snapshot_parts};
 use super::{Environment, Instance};
 use crate::measure::{Launch, MemPart};
 use crate::procfs::available_memory;
 use anyhow::Context;
-use bench_vm::{Config, Image, ParkedVm, WarmVm, GUEST_IMAGE};
+use bench_vm::{Config, Image, ParkedVm, Snapshot, WarmVm, GUEST_IMAGE};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -27,16 +34,27 @@ const POOL_SIZE: usize = 4;
 
 type Pool = Rc<RefCell<Vec<ParkedVm>>>;
 
+/// What a launch does with the VM it takes from the pool.
+pub enum Start {
+    /// Boots the guest image (`vm-bare:warm`).
+    Boot,
+    /// Restores a snapshot taken at READY, made on first use
+    /// (`vm-bare:restored+pool`).
+    Restore(Option<Snapshot>),
+}
+
 pub struct VmBareWarm {
+    start: Start,
     config: Config,
     pool: Pool,
     /// Bytes the host lost per parked VM when the pool was filled.
     idle_cost: Option<u64>,
 }
 
-impl Default for VmBareWarm {
-    fn default() -> VmBareWarm {
+impl VmBareWarm {
+    pub fn new(start: Start) -> VmBareWarm {
         VmBareWarm {
+            start,
             config: Config {
                 ram_bytes: vm_bare::RAM_BYTES,
                 boot_timeout: READY_TIMEOUT,
@@ -45,9 +63,7 @@ impl Default for VmBareWarm {
             idle_cost: None,
         }
     }
-}
 
-impl VmBareWarm {
     /// Fills the pool on first use, measuring what each parked VM costs.
     fn fill(&mut self) -> anyhow::Result<()> {
         if self.idle_cost.is_some() {
@@ -70,28 +86,49 @@ impl VmBareWarm {
 
 impl Environment for VmBareWarm {
     fn name(&self) -> String {
-        "vm-bare:warm".into()
+        match self.start {
+            Start::Boot => "vm-bare:warm".into(),
+            Start::Restore(_) => "vm-bare:restored+pool".into(),
+        }
     }
 
     fn description(&self) -> String {
-        "The bare KVM guest started in a VM from a pool made in advance (VM, memory slots, vCPU), \
-         as Lambda and Hyperlight keep ready sandboxes: after t0 only wiping memory, loading the \
-         image, resetting the registers and the boot."
-            .into()
+        match self.start {
+            Start::Boot => "The bare KVM guest started in a VM from a pool made in advance (VM, memory \
+                            slots, vCPU), as Lambda and Hyperlight keep ready sandboxes: after t0 only \
+                            wiping memory, loading the image, resetting the registers and the boot."
+                .into(),
+            Start::Restore(_) => "The bare KVM guest restored from its READY snapshot into a VM from \
+                                  a pool made in advance: after t0 only mapping the snapshot, setting \
+                                  the registers and the first answer."
+                .into(),
+        }
     }
 
     fn notes(&self) -> Vec<String> {
-        let mut notes = vec![
+        let mut notes = vec![];
+        if let Start::Restore(_) = self.start {
+            notes.push(
+                "Restore phases: map_snapshot (fresh memory over guest RAM, the snapshot file \
+                 MAP_PRIVATE over its first 4 MiB; the memory slots stay), vcpu_restore (sregs, \
+                 FPU/XSAVE, MSRs, regs), first_answer (HOLD 0 -> HELD, as in vm-bare:restored)."
+                    .into(),
+            );
+        } else {
+            notes.push(
             "Warm start phases: reset_memory (madvise MADV_DONTNEED of guest RAM), load_image, \
              vcpu_reset (a fresh vCPU's registers, then the long-mode entry), guest_boot (first \
              KVM_RUN to READY). kvm_open, create_vm, the memory slots and KVM_CREATE_VCPU happened \
              before t0, when the pool was filled."
                 .into(),
+            );
+        }
+        notes.push(
             "Teardown shuts the guest down and parks the VM (its guest RAM given back): the pool \
              holds no guest memory, only KVM's kernel objects; pool_idle_vm is their cost, the \
              drop of the host's available memory per VM when the pool was filled."
                 .into(),
-        ];
+        );
         notes.extend(VmBare::new(vm_bare::Mode::InProcess).notes());
         notes
     }
@@ -107,10 +144,27 @@ impl Environment for VmBareWarm {
             Some(p) => p,
             None => ParkedVm::create(&self.config).context("growing the pool of warm VMs")?,
         };
-        let sec_before = kvm_mem::sec_page_tables();
-        let vm = parked
-            .start(Image::Elf(GUEST_IMAGE), READY_TIMEOUT)
-            .context("starting the bare guest in a pooled VM")?;
+        let vm = match &mut self.start {
+            Start::Boot => {
+                let sec_before = kvm_mem::sec_page_tables();
+                let vm = parked
+                    .start(Image::Elf(GUEST_IMAGE), READY_TIMEOUT)
+                    .context("starting the bare guest in a pooled VM")?;
+                (vm, sec_before, false)
+            }
+            Start::Restore(snapshot) => {
+                if snapshot.is_none() {
+                    *snapshot = Some(snapshot_of_ready_guest()?);
+                }
+                let snap = snapshot.as_ref().context("the snapshot")?;
+                let sec_before = kvm_mem::sec_page_tables();
+                let vm = snap
+                    .restore_into(parked, READY_TIMEOUT)
+                    .context("restoring the bare guest into a pooled VM")?;
+                (vm, sec_before, true)
+            }
+        };
+        let (vm, sec_before, restored) = vm;
         let p = vm.phases();
         Ok(Box::new(WarmInstance {
             launch: Launch::from_marks(p.t0, &p.marks),
@@ -118,6 +172,7 @@ impl Environment for VmBareWarm {
             pool: self.pool.clone(),
             sec_before,
             idle_cost: self.idle_cost,
+            restored,
         }))
     }
 }
@@ -129,6 +184,8 @@ pub struct WarmInstance {
     launch: Launch,
     sec_before: Option<u64>,
     idle_cost: Option<u64>,
+    /// Restored from a snapshot: memory is split into own and shared pages.
+    restored: bool,
 }
 
 impl WarmInstance {
@@ -147,13 +204,20 @@ impl Instance for WarmInstance {
     }
 
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
-        let touched = self.vm()?.vm().ram().resident_bytes()?;
-        let mut parts = vec![kvm_mem::guest_ram_resident(touched)];
-        parts.extend(kvm_mem::kvm_page_tables(self.sec_before));
+        let sec_before = self.sec_before;
+        let mut parts = if self.restored {
+            snapshot_parts(self.vm()?.vm(), sec_before)?
+        } else {
+            let touched = self.vm()?.vm().ram().resident_bytes()?;
+            let mut parts = vec![kvm_mem::guest_ram_resident(touched)];
+            parts.extend(kvm_mem::kvm_page_tables(sec_before));
+            parts
+        };
         if let Some(bytes) = self.idle_cost {
             parts.push(MemPart {
                 name: "pool_idle_vm",
-                description: "what one parked VM of the pool holds while it waits (VM, vCPU, memory \
+                description:
+                    "what one parked VM of the pool holds while it waits (VM, vCPU, memory \
                               slots in the kernel): the drop of the host's available memory per VM \
                               when the pool was filled",
                 bytes,
