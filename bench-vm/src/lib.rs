@@ -20,7 +20,7 @@
 //! vcpu_state      a vCPU's registers saved and set again            (vcpu)
 //! warm            a pool of VMs made before the request             (bare, memory, vm, x86, vcpu, phases, vcpu_state)
 //! snapshot_dir    where snapshot files live, removed on drop
-//! snapshot        a READY guest saved, restored copy-on-write       (bare, memory, vm, vcpu, phases, vcpu_state, snapshot_dir)
+//! snapshot        a READY guest saved, restored copy-on-write       (bare, memory, vm, vcpu, phases, vcpu_state, snapshot_dir, warm)
 //! linux/          the vm-linux guest (its own graph: linux/mod.rs)  (memory, vm, x86, vcpu, phases, protocol_ports)
 //! process/        a VM in its own process; announce.rs: the text it
 //!                 tells its launcher                                (bare, linux, phases)
