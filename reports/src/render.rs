@@ -24,7 +24,7 @@ use crate::schema::{EnvResult, Results, SCHEMA_VERSION};
 use environments::environments_section;
 use format::esc;
 use host::{host_section, noisy_warning};
-use style::{CSS, INTRO, THROUGHPUT_INTRO};
+use style::{CSS, INTRO, START_MODES_INTRO, THROUGHPUT_INTRO};
 
 /// Renders one page from one or more runs. Never panics on odd data:
 /// missing figures become dashes in tables and sentences instead of charts.
@@ -57,6 +57,12 @@ pub fn render_html(runs: &[Results]) -> String {
         html.push_str(&figures::phases(&page).html(&noisy));
         html.push_str(&figures::distribution(&page).html(&noisy));
         html.push_str("</section>\n");
+
+        if figures::has_start_modes(&page) {
+            html.push_str(START_MODES_INTRO);
+            html.push_str(&figures::start_modes(&page).html(&noisy));
+            html.push_str("</section>\n");
+        }
 
         html.push_str("<section id=\"memory\">\n<h2>Memory per instance</h2>\n");
         html.push_str(&figures::memory(&page).html(&noisy));

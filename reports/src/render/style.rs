@@ -57,3 +57,16 @@ footer { margin-top: 3em; color: var(--muted); font-size: .85em; }
   .table-wrap { overflow: visible; }
 }
 "#;
+
+/// The opening of the "cold, warm, restored" section (shown only when a run
+/// has warm or restored rows).
+pub(super) const START_MODES_INTRO: &str =
+    "<section id=\"start-modes\">\n<h2>Cold, warm, restored</h2>\n\
+<p>Every other startup figure is a cold start: nothing exists before t0. Platforms that must \
+answer fast do not start cold. A <strong>warm</strong> start takes a VM from a pool made in \
+advance (VM, memory slots, vCPU: what AWS Lambda and Hyperlight keep ready) and only wipes, \
+loads and boots it. A <strong>restored</strong> start maps a snapshot of a guest taken at READY \
+copy-on-write into a VM and sets its saved registers (Firecracker's snapshots); its READY is \
+its first answer to a command, since it said READY before it was saved. Restored guests share \
+the snapshot's pages: RSS counts them in every guest, PSS divides them among the guests \
+mapping them.</p>\n";
