@@ -69,6 +69,7 @@ pub mod owner;
 pub mod rootfs;
 
 pub use cgroup::{ChargeSplit, CpuQuota, Layout, Limits, Usage};
+pub use container::zygote::{self, Forked, Zygote};
 pub use container::{validate_name, Container, Exit, Profile, Runtime, Spec, Teardown};
 pub use error::{Error, Result};
 pub use memory::MemoryReport;

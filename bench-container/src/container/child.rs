@@ -37,6 +37,7 @@ pub(super) struct Plan {
     keep: Vec<RawFd>,
     stdout: Option<RawFd>,
     stderr: Option<RawFd>,
+    zygote: Option<RawFd>,
 }
 
 fn cstring(bytes: &[u8]) -> Result<CString> {
@@ -90,6 +91,7 @@ impl Plan {
             keep: spec.keep_fds.clone(),
             stdout: spec.stdout,
             stderr: spec.stderr,
+            zygote: spec.zygote,
         })
     }
 }
@@ -215,6 +217,10 @@ fn child_setup(
         t_setup: mono_ns(),
     };
     write(report, &rec.encode()).map_err(at(11))?;
+    if let Some(ctl) = p.zygote {
+        // A zygote forks the program on request instead (`super::zygote`).
+        super::zygote::serve(ctl, report, &p.exe, &p.argv, &p.envp);
+    }
     // ETXTBSY: another thread of the launcher forked while the binary was
     // open for writing (being copied into a rootfs); that child holds the
     // descriptor until its own exec, microseconds later. Retry briefly, as

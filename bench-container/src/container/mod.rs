@@ -28,13 +28,15 @@
 //!
 //! The files: [`profile`] (what a container gets), `clone` (clone3),
 //! `child` (the child's setup: mounts, pivot_root, exec), `report` (the
-//! report pipe); this file holds the [`Runtime`] and the running
+//! report pipe), [`zygote`] (a set-up child that forks the program on
+//! request); this file holds the [`Runtime`] and the running
 //! [`Container`] (wait, kill, teardown).
 
 mod child;
 mod clone;
 pub mod profile;
 mod report;
+pub mod zygote;
 
 pub use profile::{validate_name, Profile, Spec};
 

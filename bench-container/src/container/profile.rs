@@ -93,6 +93,9 @@ pub struct Spec {
     /// mounts, no chroot, no hostname). "A bare clone() with the same
     /// flags plus a cgroup attach", to which `full` is compared.
     pub bare: bool,
+    /// Set by [`crate::Runtime::spawn_zygote`]: the child becomes a zygote
+    /// serving this socket instead of exec'ing (`container::zygote`).
+    pub(crate) zygote: Option<RawFd>,
 }
 
 impl Spec {
@@ -111,6 +114,7 @@ impl Spec {
             limits: Limits::default(),
             namespaces: profile.namespaces(),
             bare: false,
+            zygote: None,
         }
     }
 
