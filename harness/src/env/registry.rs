@@ -7,7 +7,9 @@
 //! ([`super::Unavailable`] or the environment's own `unavailable`), so that
 //! every run's table lists the same rows.
 
-use super::{container, native, peer, vm_bare, vm_bare_restored, vm_bare_warm, vm_linux};
+use super::{
+    container, container_warm, native, peer, vm_bare, vm_bare_restored, vm_bare_warm, vm_linux,
+};
 use super::{Context, Environment};
 
 /// Parses one `--env` name into an environment of this build. `explicit`:
@@ -21,6 +23,9 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
             "full",
             exe.path().to_owned(),
         )?)),
+        "container:warm" => Ok(Box::new(container_warm::ContainerWarm::new(
+            exe.path().to_owned(),
+        ))),
         other if other.starts_with("container:") => Ok(Box::new(container::ContainerEnv::new(
             &other["container:".len()..],
             exe.path().to_owned(),
@@ -55,6 +60,7 @@ pub const KNOWN: &[&str] = &[
     "container:chroot",
     "container:chroot+cgroup",
     "container:full",
+    "container:warm",
     "peer:crun",
     "peer:runc",
     "peer:bwrap",
