@@ -33,6 +33,8 @@ pub mod vm_bare_restored;
 pub mod vm_bare_warm;
 pub mod vm_linux;
 pub mod vmm_process;
+#[cfg(test)]
+mod warm_tests;
 
 pub use registry::{by_name, KNOWN};
 
