@@ -206,6 +206,16 @@ fn cold_warm_restored_section_pairs_each_mode_with_its_cold_row() {
             None,
             6,
         )),
+        density: density(16.1, 16.0, 700e-6, 7)
+            .into_iter()
+            .map(|mut d| {
+                d.shared_pages = Some(SharedPages {
+                    rss_per_instance: 40960.0,
+                    pss_per_instance: 40960.0 / f64::from(d.instances),
+                });
+                d
+            })
+            .collect(),
         ..env("vm-bare:restored", "a restored VM")
     };
     run.environments.extend([warm, restored]);
@@ -225,4 +235,7 @@ fn cold_warm_restored_section_pairs_each_mode_with_its_cold_row() {
     ] {
         assert!(html.contains(text), "{text}");
     }
+    // The density section shows the restored guests' shared pages by N.
+    assert!(html.contains("Density: snapshot pages shared by N restored guests"));
+    assert!(!plain.contains("snapshot pages shared"));
 }
