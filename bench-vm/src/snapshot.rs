@@ -146,13 +146,6 @@ impl Snapshot {
         self.dir.path()
     }
 
-    /// The host address range of the file's pages in a VM this snapshot
-    /// restored (to tell its shared pages apart in /proc/PID/smaps).
-    pub fn file_range(vm: &BareVm) -> std::ops::Range<u64> {
-        let start = vm.ram().host_addr() as u64;
-        start..start + FILE_BYTES
-    }
-
     /// A fresh VM running the saved guest, timed in [`RESTORE_PHASES`];
     /// returned once the guest answered its first command.
     pub fn restore(&self, timeout: Duration) -> Result<BareVm> {

@@ -108,8 +108,10 @@ impl Environment for ContainerWarm {
 
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
         let zygote = self.zygote()?;
-        let t0 = Instant::now();
+        // The socket pair is made before t0, as `container` does (its t0
+        // is just before the cgroup is made).
         let (chan, theirs) = Channel::pair()?;
+        let t0 = Instant::now();
         let child = zygote
             .fork(theirs.as_fd())
             .context("asking the zygote to fork")?;

@@ -13,6 +13,10 @@
 //! `Documentation/filesystems/proc.rst`); PVM's shadow page tables are not
 //! counted there, so on PVM that part stays 0.
 //!
+//! A guest restored from a snapshot (`vm-bare:restored`) maps the snapshot
+//! file's pages, shared with every guest restored from it: [`snapshot_parts`]
+//! splits its RAM into its own pages and its share of those.
+//!
 //! Used by `vm-bare`, `vm-linux` and the VMM-process launcher alike.
 
 use crate::measure::MemPart;
@@ -84,4 +88,44 @@ pub fn in_process_note(process_row: &str) -> String {
         "In-process: the VMM's own memory is the harness's and is not split out; see \
          {process_row} for it."
     )
+}
+
+/// The memory parts of a guest restored from a snapshot whose RAM is at
+/// `guest` in this process, from /proc/self/smaps (proc(5)): `Anonymous`
+/// is the guest's own (snapshot pages it wrote, copied on write, and its
+/// buffers); `Rss` minus that is the snapshot pages it maps, counted whole;
+/// `Pss` minus it the same pages divided among all guests mapping them
+/// (PSS charges a shared page 1/N to each of its N mappings).
+pub fn snapshot_parts(guest: Range<u64>, sec_before: Option<u64>) -> anyhow::Result<Vec<MemPart>> {
+    let field = |f: &str| -> anyhow::Result<u64> {
+        Ok(bench_vm::hostmem::rss_split(None, guest.clone(), f)
+            .map_err(|e| anyhow::anyhow!("reading {f} of guest RAM in /proc/self/smaps: {e}"))?
+            .guest_ram)
+    };
+    let (rss, pss, own) = (field("Rss")?, field("Pss")?, field("Anonymous")?);
+    let mut parts = vec![
+        MemPart {
+            name: "guest_ram_own",
+            description: "guest RAM pages of this guest alone: snapshot pages it wrote (copied \
+                          on write) and its buffers (Anonymous in /proc/self/smaps)",
+            bytes: own,
+            counts_in_total: true,
+        },
+        MemPart {
+            name: "snapshot_pss",
+            description: "its share of the snapshot pages it maps: each shared page divided \
+                          among the VMs mapping it (Pss minus Anonymous)",
+            bytes: pss.saturating_sub(own),
+            counts_in_total: true,
+        },
+        MemPart {
+            name: "snapshot_rss",
+            description: "the snapshot pages it maps, counted whole as if nobody shared them \
+                          (Rss minus Anonymous)",
+            bytes: rss.saturating_sub(own),
+            counts_in_total: false,
+        },
+    ];
+    parts.extend(kvm_page_tables(sec_before));
+    Ok(parts)
 }

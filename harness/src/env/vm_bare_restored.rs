@@ -8,23 +8,17 @@
 //! as READY the guest's first answer (it said READY before it was saved).
 //!
 //! Memory is where restores differ from boots: the snapshot's pages are
-//! page cache, mapped by every restored VM. They are split out of
-//! /proc/self/smaps for the guest-RAM mapping: `Anonymous` is what this guest
-//! has of its own (pages it wrote, copied on write, and its buffers), `Rss`
-//! minus that is the snapshot pages it maps, and `Pss` minus it the same
-//! pages divided among all VMs mapping them (proc(5): PSS charges a shared
-//! page 1/N to each of its N mappings). With N restored VMs, RSS stays and
-//! PSS falls as 1/N: the density experiment shows it.
+//! page cache, mapped by every restored VM, and are counted apart
+//! (`kvm_mem::snapshot_parts`): whole (RSS) and shared (PSS). With N
+//! restored VMs, RSS stays and PSS falls as 1/N: the density experiment
+//! shows it.
 
 use super::kvm_mem;
 use super::vm_bare::{self, VmBare, READY_TIMEOUT};
 use super::{Environment, Instance};
-use crate::measure::{Launch, MemPart};
 use anyhow::Context;
-use bench_vm::hostmem::rss_split;
 use bench_vm::{BareVm, Config, Snapshot};
-use std::time::Duration;
-use workload::protocol::{Command, Message, Workload};
+use workload::protocol::Workload;
 
 #[derive(Default)]
 pub struct VmBareRestored {
@@ -53,44 +47,6 @@ pub fn snapshot_of_ready_guest() -> anyhow::Result<Snapshot> {
     vm.teardown(READY_TIMEOUT)
         .context("shutting down the snapshotted guest")?;
     Ok(snap)
-}
-
-/// The memory parts of a guest restored from a snapshot (module docs):
-/// its own pages, its share of the snapshot's, the snapshot's whole, and
-/// KVM's page tables since `sec_before`.
-pub fn snapshot_parts(vm: &BareVm, sec_before: Option<u64>) -> anyhow::Result<Vec<MemPart>> {
-    let guest = vm.ram().host_range();
-    let field = |f: &str| -> anyhow::Result<u64> {
-        Ok(rss_split(None, guest.clone(), f)
-            .with_context(|| format!("reading {f} of guest RAM in /proc/self/smaps"))?
-            .guest_ram)
-    };
-    let (rss, pss, own) = (field("Rss")?, field("Pss")?, field("Anonymous")?);
-    let mut parts = vec![
-        MemPart {
-            name: "guest_ram_own",
-            description: "guest RAM pages of this guest alone: snapshot pages it wrote (copied \
-                          on write) and its buffers (Anonymous in /proc/self/smaps)",
-            bytes: own,
-            counts_in_total: true,
-        },
-        MemPart {
-            name: "snapshot_pss",
-            description: "its share of the snapshot pages it maps: each shared page divided \
-                          among the VMs mapping it (Pss minus Anonymous)",
-            bytes: pss.saturating_sub(own),
-            counts_in_total: true,
-        },
-        MemPart {
-            name: "snapshot_rss",
-            description: "the snapshot pages it maps, counted whole as if nobody shared them \
-                          (Rss minus Anonymous)",
-            bytes: rss.saturating_sub(own),
-            counts_in_total: false,
-        },
-    ];
-    parts.extend(kvm_mem::kvm_page_tables(sec_before));
-    Ok(parts)
 }
 
 impl Environment for VmBareRestored {
@@ -140,44 +96,6 @@ impl Environment for VmBareRestored {
             .snapshot()?
             .restore(READY_TIMEOUT)
             .context("restoring the bare guest from its snapshot")?;
-        let p = vm.phases();
-        Ok(Box::new(RestoredInstance {
-            launch: Launch::from_marks(p.t0, &p.marks),
-            vm: Some(vm),
-            sec_before,
-        }))
-    }
-}
-
-/// A restored guest, driven by the harness itself.
-pub struct RestoredInstance {
-    vm: Option<BareVm>,
-    launch: Launch,
-    sec_before: Option<u64>,
-}
-
-impl RestoredInstance {
-    fn vm(&mut self) -> anyhow::Result<&mut BareVm> {
-        self.vm.as_mut().context("the VM was already torn down")
-    }
-}
-
-impl Instance for RestoredInstance {
-    fn launch(&self) -> &Launch {
-        &self.launch
-    }
-
-    fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
-        Ok(self.vm()?.request(cmd, timeout)?)
-    }
-
-    fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
-        let sec_before = self.sec_before;
-        snapshot_parts(self.vm()?, sec_before)
-    }
-
-    fn teardown(mut self: Box<Self>) -> anyhow::Result<Duration> {
-        let vm = self.vm.take().context("the VM was already torn down")?;
-        Ok(vm.teardown(READY_TIMEOUT)?)
+        Ok(Box::new(vm_bare::InProcess::new(vm, sec_before, true)))
     }
 }

@@ -17,7 +17,7 @@
 
 use super::kvm_mem;
 use super::vm_bare::{self, VmBare, READY_TIMEOUT};
-use super::vm_bare_restored::{snapshot_of_ready_guest, snapshot_parts};
+use super::vm_bare_restored::snapshot_of_ready_guest;
 use super::{Environment, Instance};
 use crate::measure::{Launch, MemPart};
 use crate::procfs::available_memory;
@@ -206,7 +206,8 @@ impl Instance for WarmInstance {
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
         let sec_before = self.sec_before;
         let mut parts = if self.restored {
-            snapshot_parts(self.vm()?.vm(), sec_before)?
+            let guest = self.vm()?.vm().ram().host_range();
+            kvm_mem::snapshot_parts(guest, sec_before)?
         } else {
             let touched = self.vm()?.vm().ram().resident_bytes()?;
             let mut parts = vec![kvm_mem::guest_ram_resident(touched)];
