@@ -40,7 +40,7 @@ pub enum Start {
     Boot,
     /// Restores a snapshot taken at READY, made on first use
     /// (`vm-bare:restored+pool`).
-    Restore(Option<Snapshot>),
+    Restore(Option<Box<Snapshot>>),
 }
 
 pub struct VmBareWarm {
@@ -154,7 +154,7 @@ impl Environment for VmBareWarm {
             }
             Start::Restore(snapshot) => {
                 if snapshot.is_none() {
-                    *snapshot = Some(snapshot_of_ready_guest()?);
+                    *snapshot = Some(Box::new(snapshot_of_ready_guest()?));
                 }
                 let snap = snapshot.as_ref().context("the snapshot")?;
                 let sec_before = kvm_mem::sec_page_tables();

@@ -72,7 +72,7 @@ fn restored_vm_bare_answers_and_its_guests_share_the_snapshot() {
     // Two at once: each maps the same snapshot pages, so each is charged
     // less than it maps.
     let mut a = env.launch().unwrap_or_else(|e| panic!("{e:#}"));
-    let mut b = env.launch().unwrap_or_else(|e| panic!("{e:#}"));
+    let b = env.launch().unwrap_or_else(|e| panic!("{e:#}"));
     let ma = memory_said(a.as_mut(), "restored a");
     let (rss, pss) = (part(&ma, "snapshot_rss"), part(&ma, "snapshot_pss"));
     assert!(pss < rss, "shared pages: PSS {pss:?} < RSS {rss:?}");
