@@ -17,6 +17,7 @@
 //! protocol_ports  the VMM's end of the workload's port protocol     (vcpu)
 //! bare            the vm-bare guest                                 (memory, vm, x86, vcpu, phases, protocol_ports)
 //! hostmem         what a VM costs the host
+//! ksm             KSM: ksmd on for our VMs' RAM, settings restored  (memory)
 //! vcpu_state      a vCPU's registers saved and set again            (vcpu)
 //! warm            a pool of VMs made before the request             (bare, memory, vm, x86, vcpu, phases, vcpu_state)
 //! snapshot_dir    where snapshot files live, removed on drop
@@ -48,6 +49,7 @@
 pub mod bare;
 pub mod error;
 pub mod hostmem;
+pub mod ksm;
 pub mod linux;
 pub mod memory;
 pub mod phases;

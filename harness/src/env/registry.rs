@@ -36,6 +36,7 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
         "vm-bare:warm" => Ok(Box::new(vm_bare_warm::VmBareWarm::new(
             vm_bare_warm::Start::Boot,
         ))),
+        "vm-bare:restored+ksm" => Ok(Box::new(vm_bare_restored::VmBareRestored::with_ksm())),
         "vm-bare:restored+pool" => Ok(Box::new(vm_bare_warm::VmBareWarm::new(
             vm_bare_warm::Start::Restore(None),
         ))),
@@ -69,6 +70,7 @@ pub const KNOWN: &[&str] = &[
     "vm-bare:warm",
     "vm-bare:restored",
     "vm-bare:restored+pool",
+    "vm-bare:restored+ksm",
     "vm-linux",
     "vm-linux:process",
 ];

@@ -12,21 +12,44 @@
 //! (`kvm_mem::snapshot_parts`): whole (RSS) and shared (PSS). With N
 //! restored VMs, RSS stays and PSS falls as 1/N: the density experiment
 //! shows it.
+//!
+//! `vm-bare:restored+ksm` is the same row with KSM on (`bench_vm::ksm`):
+//! each guest's RAM is marked mergeable, `ksmd` runs (its settings are
+//! restored afterwards), and after a HOLD the instance waits for two full
+//! scans, so that the memory and density figures show merged pages. The
+//! held working set is synthetic (every page the same), so KSM merges
+//! nearly all of it: real data merges far less.
 
 use super::kvm_mem;
 use super::vm_bare::{self, VmBare, READY_TIMEOUT};
 use super::{Environment, Instance};
+use crate::measure::{Launch, MemPart};
 use anyhow::Context;
+use bench_vm::ksm::{self, Ksm};
 use bench_vm::{BareVm, Config, Snapshot};
-use workload::protocol::Workload;
+use std::rc::Rc;
+use std::time::Duration;
+use workload::protocol::{Command, Message, Workload};
 
 #[derive(Default)]
 pub struct VmBareRestored {
     /// Made on first launch, removed (with its directory) with the row.
     snapshot: Option<Snapshot>,
+    /// `vm-bare:restored+ksm`: KSM wanted; `ksm` is it running (from the
+    /// first launch until the row and its instances are gone).
+    with_ksm: bool,
+    ksm: Option<Rc<Ksm>>,
 }
 
 impl VmBareRestored {
+    /// `vm-bare:restored+ksm`.
+    pub fn with_ksm() -> VmBareRestored {
+        VmBareRestored {
+            with_ksm: true,
+            ..VmBareRestored::default()
+        }
+    }
+
     /// The snapshot, booting and saving a guest the first time.
     fn snapshot(&mut self) -> anyhow::Result<&Snapshot> {
         if self.snapshot.is_none() {
@@ -51,7 +74,21 @@ pub fn snapshot_of_ready_guest() -> anyhow::Result<Snapshot> {
 
 impl Environment for VmBareRestored {
     fn name(&self) -> String {
-        "vm-bare:restored".into()
+        if self.with_ksm {
+            "vm-bare:restored+ksm".into()
+        } else {
+            "vm-bare:restored".into()
+        }
+    }
+
+    fn unavailable(&self, host: &reports::Host) -> Option<String> {
+        if !self.with_ksm {
+            None
+        } else if !ksm::available() {
+            Some("this kernel has no KSM (/sys/kernel/mm/ksm)".into())
+        } else {
+            (!host.root).then(|| "turning KSM on needs root (/sys/kernel/mm/ksm/run)".into())
+        }
     }
 
     fn description(&self) -> String {
@@ -96,6 +133,51 @@ impl Environment for VmBareRestored {
             .snapshot()?
             .restore(READY_TIMEOUT)
             .context("restoring the bare guest from its snapshot")?;
-        Ok(Box::new(vm_bare::InProcess::new(vm, sec_before, true)))
+        if !self.with_ksm {
+            return Ok(Box::new(vm_bare::InProcess::new(vm, sec_before, true)));
+        }
+        ksm::mergeable(vm.ram()).context("marking guest RAM mergeable")?;
+        let ksm = match &self.ksm {
+            Some(k) => k.clone(),
+            None => self
+                .ksm
+                .insert(Rc::new(Ksm::start().context("starting KSM")?))
+                .clone(),
+        };
+        Ok(Box::new(Merging {
+            inner: Box::new(vm_bare::InProcess::new(vm, sec_before, true)),
+            ksm,
+        }))
+    }
+}
+
+/// A restored guest whose RAM KSM may merge; a HOLD waits for KSM to have
+/// scanned twice (module docs).
+struct Merging {
+    inner: Box<dyn Instance>,
+    ksm: Rc<Ksm>,
+}
+
+impl Instance for Merging {
+    fn launch(&self) -> &Launch {
+        self.inner.launch()
+    }
+
+    fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
+        let answer = self.inner.request(cmd, timeout)?;
+        if matches!(cmd, Command::Hold { .. }) {
+            self.ksm
+                .settle(2, timeout)
+                .context("waiting for KSM to merge the held pages")?;
+        }
+        Ok(answer)
+    }
+
+    fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
+        self.inner.memory()
+    }
+
+    fn teardown(self: Box<Self>) -> anyhow::Result<Duration> {
+        self.inner.teardown()
     }
 }

@@ -107,3 +107,41 @@ fn warm_container_forks_from_its_zygote() {
     assert!(part(&mem, "workload").is_some_and(|b| b > 0));
     assert!(part(&mem, "zygote").is_some(), "{mem:?}");
 }
+
+#[test]
+fn with_ksm_restored_guests_pages_merge_and_ksm_is_put_back() {
+    let test = "with_ksm_restored_guests_pages_merge_and_ksm_is_put_back";
+    if !kvm(test)
+        || !or_skip(
+            test,
+            bench_container::is_root(),
+            "root",
+            "VMVC_REQUIRE_ROOT",
+        )
+    {
+        return;
+    }
+    if !bench_vm::ksm::available() {
+        eprintln!("\n*** SKIPPED {test}: this kernel has no KSM\n");
+        return;
+    }
+    let setting = |f: &str| std::fs::read_to_string(format!("/sys/kernel/mm/ksm/{f}")).ok();
+    let before = (setting("run"), setting("pages_to_scan"));
+    let mut env = VmBareRestored::with_ksm();
+    let mut a = env.launch().unwrap_or_else(|e| panic!("{e:#}"));
+    run_every_workload_once(a.as_mut(), T);
+    match a.request(workload::protocol::Command::Hold { bytes: 4 << 20 }, T) {
+        Ok(workload::protocol::Message::Held { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let mem = memory_said(a.as_mut(), "restored+ksm");
+    // The held pages are all alike: KSM merged them.
+    assert!(part(&mem, "ksm_merged").is_some_and(|b| b > 0), "{mem:?}");
+    a.teardown().unwrap_or_else(|e| panic!("{e:#}"));
+    drop(env);
+    assert_eq!(
+        (setting("run"), setting("pages_to_scan")),
+        before,
+        "KSM settings restored"
+    );
+}

@@ -3,7 +3,8 @@
 //!
 //! A row's start mode is the suffix of its name: `:warm` (a pool of VMs or a
 //! zygote made before t0), `:restored` (a snapshot taken at READY, restored
-//! into a fresh VM) and `:restored+pool` (restored into a pooled VM). Its
+//! into a fresh VM), `:restored+pool` (restored into a pooled VM) and
+//! `:restored+ksm` (restored, with KSM merging equal pages). Its
 //! cold counterpart is the same name without the suffix (`vm-bare`), or
 //! `container:full` for `container:warm`. The figure is only on the page
 //! when a run has such rows.
@@ -11,9 +12,10 @@
 use super::*;
 
 /// The start modes a row name can end with, and what each means.
-const MODES: [(&str, &str); 3] = [
+const MODES: [(&str, &str); 4] = [
     (":warm", "warm"),
     (":restored+pool", "restored into a pooled VM"),
+    (":restored+ksm", "restored, KSM on"),
     (":restored", "restored"),
 ];
 
