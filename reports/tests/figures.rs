@@ -231,7 +231,7 @@ fn cold_warm_restored_section_pairs_each_mode_with_its_cold_row() {
         "warm",
         "restored",
         "pool, per idle VM (MiB)",
-        "snapshot pages, PSS (MiB)",
+        "shared pages, PSS (MiB)",
     ] {
         assert!(html.contains(text), "{text}");
     }

@@ -112,6 +112,16 @@ impl Environment for VmBareRestored {
              (snapshot_rss counts them whole, as if nobody shared them)."
                 .into(),
         ];
+        if self.with_ksm {
+            notes.push(
+                "KSM on: each guest's RAM is MADV_MERGEABLE and ksmd runs (its settings restored \
+                 afterwards); after HOLD an instance waits for two full scans. snapshot_pss then \
+                 also holds the guest's share of merged pages, ksm_merged shows them whole. The \
+                 held working set is synthetic (every page alike), so nearly all of it merges; \
+                 mem_bw here pays for breaking merged pages on every write (copy on write)."
+                    .into(),
+            );
+        }
         if let Some(s) = &self.snapshot {
             notes.push(format!(
                 "The snapshot holds {} KiB of guest memory (the pages touched by READY), in {}.",

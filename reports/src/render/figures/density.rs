@@ -168,7 +168,7 @@ fn shared_pages_table(page: &Page) -> String {
     cols.extend([
         num_col("N"),
         num_col("snapshot pages, RSS per instance (MiB)"),
-        num_col("snapshot pages, PSS per instance (MiB)"),
+        num_col("shared pages, PSS per instance (MiB)"),
     ]);
     format!(
         "<p>Restored guests map one snapshot's pages: RSS counts them whole in every guest, PSS \

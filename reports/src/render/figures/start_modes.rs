@@ -100,7 +100,7 @@ pub fn start_modes(page: &Page) -> Figure {
         num_col("memory per instance (MiB)"),
         num_col("pool, per idle VM (MiB)"),
         num_col("snapshot pages, RSS (MiB)"),
-        num_col("snapshot pages, PSS (MiB)"),
+        num_col("shared pages, PSS (MiB)"),
     ]);
     Figure {
         id: "start-modes",
