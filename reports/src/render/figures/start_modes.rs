@@ -105,9 +105,9 @@ pub fn start_modes(page: &Page) -> Figure {
     Figure {
         id: "start-modes",
         sentence: "The same guest started cold, warm (from a pool of VMs made before t0) and \
-                   restored (from a snapshot taken at READY): each bar pair is a cold row and a \
-                   faster way to the same READY, on a log axis; the table says what each way \
-                   keeps in memory meanwhile."
+                   restored (from a snapshot taken at READY): each bar pair is a cold row and another \
+                   way to the same READY, on a log axis; the table says what each way keeps in \
+                   memory meanwhile."
             .to_owned(),
         chart: Some(Drawing::Rows(Chart {
             title: "Cold, warm and restored starts".to_owned(),
