@@ -86,7 +86,7 @@ impl Config {
 /// each with the one access size the guest uses, and the exception port.
 /// Anything else is an error: this guest has no other devices.
 #[derive(Debug, Default)]
-struct Ports(ProtocolPorts);
+pub(crate) struct Ports(ProtocolPorts);
 
 impl PortIo for Ports {
     fn write(&mut self, port: u16, data: &[u8]) -> Result<Flow, GuestFault> {
@@ -149,16 +149,17 @@ fn exception_details(e: Error) -> Error {
 
 /// A running bare VM, READY after [`BareVm::launch`].
 pub struct BareVm {
-    // Drop order: vCPU, VM (with its RAM), then /dev/kvm.
-    vcpu: Vcpu,
-    vm: Vm,
-    _kvm: Kvm,
-    ports: Ports,
-    phases: Phases,
+    // Drop order: vCPU, VM (with its RAM), then /dev/kvm. The fields are
+    // the crate's for `crate::handover` (warm pool, snapshots).
+    pub(crate) vcpu: Vcpu,
+    pub(crate) vm: Vm,
+    pub(crate) _kvm: Kvm,
+    pub(crate) ports: Ports,
+    pub(crate) phases: Phases,
     /// Set once the guest faulted, exited or timed out: no more commands.
-    dead: Option<String>,
+    pub(crate) dead: Option<String>,
     /// Whether the scratch region is plugged into the VM yet.
-    scratch_plugged: bool,
+    pub(crate) scratch_plugged: bool,
 }
 
 /// Memory slot of the first 4 MiB (image, stacks, page tables).
@@ -212,69 +213,8 @@ impl BareVm {
         BareVm::boot(kvm, vm, vcpu, phases, false, config.boot_timeout)
     }
 
-    /// Runs a VM whose image and registers are in place until its READY,
-    /// and ends the `guest_boot` phase (shared by cold and warm starts,
-    /// `crate::warm`).
-    pub(crate) fn boot(
-        kvm: Kvm,
-        vm: Vm,
-        vcpu: Vcpu,
-        phases: Phases,
-        scratch_plugged: bool,
-        timeout: Duration,
-    ) -> Result<BareVm> {
-        let mut bare = BareVm::assemble(kvm, vm, vcpu, phases, scratch_plugged);
-        match bare.next_message(timeout)? {
-            Message::Ready => {}
-            other => {
-                return Err(Error::Guest {
-                    fault: GuestFault::Protocol(format!("expected READY first, got {other:?}")),
-                    regs: Box::new(bare.vcpu.snapshot()),
-                })
-            }
-        }
-        bare.phases.end("guest_boot");
-        Ok(bare)
-    }
-
-    /// A BareVm of these parts, with fresh protocol state (no command sent,
-    /// no message read): how a launch, a warm start (`crate::warm`) and a
-    /// restore (`crate::snapshot`) hand over a VM.
-    pub(crate) fn assemble(
-        kvm: Kvm,
-        vm: Vm,
-        vcpu: Vcpu,
-        phases: Phases,
-        scratch_plugged: bool,
-    ) -> BareVm {
-        BareVm {
-            vcpu,
-            vm,
-            _kvm: kvm,
-            ports: Ports::default(),
-            phases,
-            dead: None,
-            scratch_plugged,
-        }
-    }
-
-    /// The vCPU, mutable (a snapshot completes its last port access).
-    pub(crate) fn vcpu_mut(&mut self) -> &mut Vcpu {
-        &mut self.vcpu
-    }
-
-    /// Records that launch phase `name` ended now.
-    pub(crate) fn end_phase(&mut self, name: &'static str) {
-        self.phases.end(name);
-    }
-
-    /// Takes the VM apart again (for `crate::warm`, which parks it).
-    pub(crate) fn into_parts(self) -> (Kvm, Vm, Vcpu, bool) {
-        (self._kvm, self.vm, self.vcpu, self.scratch_plugged)
-    }
-
     /// Runs the guest until it completes a message.
-    fn next_message(&mut self, timeout: Duration) -> Result<Message> {
+    pub(crate) fn next_message(&mut self, timeout: Duration) -> Result<Message> {
         if let Some(why) = &self.dead {
             return Err(Error::NotRunning(why.clone()));
         }

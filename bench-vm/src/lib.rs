@@ -16,6 +16,7 @@
 //! phases          launch phases and when each ended
 //! protocol_ports  the VMM's end of the workload's port protocol     (vcpu)
 //! bare            the vm-bare guest                                 (memory, vm, x86, vcpu, phases, protocol_ports)
+//! handover        a bare VM put together from parts, taken apart     (bare, vm, vcpu, phases)
 //! hostmem         what a VM costs the host
 //! ksm             KSM: ksmd on for our VMs' RAM, settings restored  (memory)
 //! vcpu_state      a vCPU's registers saved and set again            (vcpu)
@@ -48,6 +49,7 @@
 
 pub mod bare;
 pub mod error;
+mod handover;
 pub mod hostmem;
 pub mod ksm;
 pub mod linux;
