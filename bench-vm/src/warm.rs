@@ -11,15 +11,16 @@
 //!
 //! | phase | what happens |
 //! |---|---|
-//! | `reset_memory` | guest RAM replaced by fresh anonymous memory (`mmap(MAP_FIXED)`: the next touch reads zeros), so no guest sees another's data |
 //! | `load_image` | the ELF segments, page tables and boot GDT written again |
 //! | `vcpu_reset` | registers set to a fresh vCPU's (saved when it was created) and then to the long-mode entry |
 //! | `guest_boot` | first `KVM_RUN` until READY, as in a cold start |
 //!
-//! Teardown ([`WarmVm::park`]) already gives the guest's pages back, so
-//! that an idle pool holds no guest data and no guest memory;
-//! `reset_memory` does it again anyway (a VM must never start with
-//! another's data, whoever parked it), which costs little on empty memory.
+//! No guest may see another's data, so guest RAM is reset too, but when a
+//! guest leaves, not when the next one comes: teardown ([`WarmVm::park`])
+//! replaces it by fresh anonymous memory (`mmap(MAP_FIXED)`: the next touch
+//! reads zeros). An idle pool so holds no guest's data and no guest memory,
+//! and as a `ParkedVm` is only ever made with fresh RAM ([`ParkedVm::create`])
+//! or by `park`, a start need not reset it again.
 //!
 //! The pool is not free: a parked VM holds its VM and vCPU in the kernel
 //! (KVM's structures, the memory slots' bookkeeping, the `kvm_run` page)
@@ -38,7 +39,7 @@ use std::time::Duration;
 use workload::bare::SCRATCH_BASE;
 
 /// The phases of a warm start (module docs).
-pub const WARM_PHASES: [&str; 4] = ["reset_memory", "load_image", "vcpu_reset", "guest_boot"];
+pub const WARM_PHASES: [&str; 3] = ["load_image", "vcpu_reset", "guest_boot"];
 
 /// A VM with RAM, memory slots and a vCPU, waiting for a guest.
 pub struct ParkedVm {
@@ -84,10 +85,8 @@ impl ParkedVm {
             kvm,
             fresh,
         } = self;
+        // Its RAM is fresh: `create` mapped it, `park` replaced it.
         let ram = vm.ram()?;
-        fresh_memory(ram.host_addr(), ram.size())?;
-        phases.end("reset_memory");
-
         let entry = bare::load(ram, image)?;
         x86::write_boot_tables(ram)?;
         phases.end("load_image");

@@ -8,6 +8,8 @@ use bench_vm::warm::WARM_PHASES;
 use bench_vm::{BareVm, Config, Image, ParkedVm, Snapshot, GUEST_IMAGE};
 use common::kvm_or_skip;
 use std::time::Duration;
+use vm_memory::{Bytes, GuestAddress};
+use workload::bare::SCRATCH_BASE;
 use workload::protocol::{Command, Message, Workload};
 
 const T: Duration = Duration::from_secs(30);
@@ -45,6 +47,17 @@ fn a_parked_vm_serves_guest_after_guest_and_forgets_each() {
             .start(Image::Elf(GUEST_IMAGE), T)
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert_eq!(phase_names(warm.vm()), WARM_PHASES);
+        // The last guest's held page is gone: this guest's RAM reads zero.
+        let held = warm
+            .vm()
+            .ram()
+            .mem()
+            .read_obj::<u8>(GuestAddress(SCRATCH_BASE));
+        assert_eq!(
+            held.ok(),
+            Some(0),
+            "round {round}: a page of the last guest"
+        );
         // A fresh exit count per guest: READY was its only exit.
         assert_eq!(warm.vm().exits().total(), 1, "round {round}");
         every_workload_answers(warm.vm());
@@ -53,6 +66,12 @@ fn a_parked_vm_serves_guest_after_guest_and_forgets_each() {
             other => panic!("round {round}: {other:?}"),
         }
         assert!(warm.vm().ram().resident_bytes().unwrap_or(0) >= 4 << 20);
+        let held = warm
+            .vm()
+            .ram()
+            .mem()
+            .read_obj::<u8>(GuestAddress(SCRATCH_BASE));
+        assert_eq!(held.ok(), Some(1), "round {round}: HOLD writes 1 per page");
         parked = warm
             .park(T)
             .unwrap_or_else(|e| panic!("round {round}: {e}"));

@@ -4,7 +4,7 @@
 //! Serverless platforms do not create a sandbox per request: AWS Lambda and
 //! Hyperlight keep pools of VMs made in advance. Here the pool holds
 //! [`bench_vm::ParkedVm`]s (VM fd, memory slots, vCPU with its CPUID, made
-//! before `t0`); a launch takes one, wipes and reloads it and runs the
+//! before `t0`); a launch takes one, loads the image into it and runs the
 //! guest to READY (`bench_vm::warm`); teardown shuts the guest down and
 //! parks the VM again. What the pool costs while it waits is measured when
 //! it is first filled: the drop of the host's available memory per parked
@@ -116,11 +116,11 @@ impl Environment for VmBareWarm {
             );
         } else {
             notes.push(
-            "Warm start phases: reset_memory (madvise MADV_DONTNEED of guest RAM), load_image, \
+                "Warm start phases: load_image, \
              vcpu_reset (a fresh vCPU's registers, then the long-mode entry), guest_boot (first \
              KVM_RUN to READY). kvm_open, create_vm, the memory slots and KVM_CREATE_VCPU happened \
              before t0, when the pool was filled."
-                .into(),
+                    .into(),
             );
         }
         notes.push(
