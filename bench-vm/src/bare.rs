@@ -160,6 +160,9 @@ pub struct BareVm {
     pub(crate) dead: Option<String>,
     /// Whether the scratch region is plugged into the VM yet.
     pub(crate) scratch_plugged: bool,
+    /// A restored guest stopped at its first read of a command byte, not
+    /// yet answered (`crate::snapshot`): the first command supplies it.
+    pub(crate) read_pending: bool,
 }
 
 /// Memory slot of the first 4 MiB (image, stacks, page tables).
@@ -236,7 +239,7 @@ impl BareVm {
     /// Sends one command and returns the guest's answer (boundary PINGs are
     /// answered on the way, inside the exit loop).
     pub fn request(&mut self, cmd: Command, timeout: Duration) -> Result<Message> {
-        // A size of 0 touches no buffer (a restored guest's first answer).
+        // A size of 0 touches no buffer.
         let uses_scratch =
             matches!(cmd, Command::Run { size, .. } | Command::Hold { bytes: size } if size > 0);
         if uses_scratch && !self.scratch_plugged && self.dead.is_none() {
@@ -248,6 +251,13 @@ impl BareVm {
             self.scratch_plugged = true;
         }
         self.ports.0.send(cmd);
+        if std::mem::take(&mut self.read_pending) {
+            let byte = self.ports.0.command_byte().map_err(|fault| Error::Guest {
+                fault,
+                regs: Box::new(self.vcpu.snapshot()),
+            })?;
+            crate::vcpu_state::supply_pending_in(&mut self.vcpu, byte)?;
+        }
         self.next_message(timeout)
     }
 

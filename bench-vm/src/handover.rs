@@ -60,6 +60,7 @@ impl BareVm {
             phases,
             dead: None,
             scratch_plugged,
+            read_pending: false,
         }
     }
 

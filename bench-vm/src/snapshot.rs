@@ -25,17 +25,22 @@
 //! | `create_vm` | `KVM_CREATE_VM` |
 //! | `map_snapshot` | guest RAM mapped, the file mapped `MAP_PRIVATE` over its first 4 MiB, memory slot |
 //! | `vcpu_restore` | `KVM_CREATE_VCPU`, CPUID, then sregs, FPU/XSAVE, MSRs, regs |
-//! | `first_answer` | first `KVM_RUN` until the guest answers a command |
+//! | `resume` | first `KVM_RUN` until the guest asks for its first command |
 //!
-//! READY of a restored guest is its first answer: it said READY before it
-//! was saved, so what proves it alive again is answering the protocol. The
-//! command is the shortest full exchange the protocol has, a HOLD of 0 bytes
-//! (it touches no buffer), answered HELD: 9 command bytes in and 9 answer
-//! bytes out, 18 port exits, where a cold boot's READY is one.
+//! READY of a restored guest: it said READY before it was saved, so it
+//! cannot say it again. What a guest does right after READY, in every
+//! launch, is to ask for its first command: it returns from sending READY,
+//! goes round its command loop and reads a command byte from the protocol
+//! port (an `in`, a VM exit). A restored guest that gets there has run
+//! restored code on restored registers, stack and memory, and is exactly
+//! where a cold guest is after READY: waiting for a command. So `resume` ends
+//! at that exit, one VM exit as a cold boot's READY is. The exit is left
+//! unanswered until the first command comes, whose first byte is then put
+//! where KVM takes it from (`vcpu_state::supply_pending_in`).
 //!
 //! [`Snapshot::restore_into`] restores into a VM of a pool
 //! (`crate::warm`) instead: no VM or vCPU to create, the file mapped over
-//! the start of its RAM, the registers set, the first answer
+//! the start of its RAM, the registers set, `resume`
 //! ([`RESTORE_INTO_PHASES`]). That is the snapshot used as Hyperlight
 //! uses it, to reset a pooled sandbox to a known state.
 
@@ -44,6 +49,7 @@ use crate::error::{Error, GuestFault, Result};
 use crate::phases::Phases;
 use crate::snapshot_dir::SnapshotDir;
 use crate::vcpu::Vcpu;
+use crate::vcpu::{Flow, PortIo};
 use crate::vcpu_state::{complete_pending_io, VcpuState};
 use crate::vm::{Kvm, Vm};
 use crate::warm::{fresh_memory, ParkedVm, WarmVm};
@@ -51,8 +57,7 @@ use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
-use workload::bare::SCRATCH_BASE;
-use workload::protocol::{Command, Message};
+use workload::bare::{PORT_PROTOCOL, SCRATCH_BASE};
 
 /// The phases of a restore (module docs).
 pub const RESTORE_PHASES: [&str; 5] = [
@@ -60,11 +65,11 @@ pub const RESTORE_PHASES: [&str; 5] = [
     "create_vm",
     "map_snapshot",
     "vcpu_restore",
-    "first_answer",
+    "resume",
 ];
 
 /// The phases of a restore into a pooled VM ([`Snapshot::restore_into`]).
-pub const RESTORE_INTO_PHASES: [&str; 3] = ["map_snapshot", "vcpu_restore", "first_answer"];
+pub const RESTORE_INTO_PHASES: [&str; 3] = ["map_snapshot", "vcpu_restore", "resume"];
 
 /// What the snapshot file covers: the boot region (image, stacks, tables).
 const FILE_BYTES: u64 = SCRATCH_BASE;
@@ -85,6 +90,14 @@ impl Snapshot {
     /// guest stays usable (it can be shut down, or given commands).
     pub fn take(vm: &mut BareVm) -> Result<Snapshot> {
         let (size, host) = (vm.ram().size(), vm.ram().host_addr());
+        if vm.read_pending {
+            return Err(Error::Snapshot {
+                step: "checking the guest",
+                reason: "a restored guest waiting for its first command is snapshotted through \
+                         its own snapshot, not again"
+                    .into(),
+            });
+        }
         if scratch_touched(vm)? {
             return Err(Error::Snapshot {
                 step: "checking the scratch region",
@@ -166,7 +179,7 @@ impl Snapshot {
         phases.end("vcpu_restore");
 
         let mut bare = BareVm::assemble(kvm, vm, vcpu, phases, false);
-        first_answer(&mut bare, timeout)?;
+        resume(&mut bare, timeout)?;
         Ok(bare)
     }
 
@@ -197,24 +210,40 @@ impl Snapshot {
         phases.end("vcpu_restore");
 
         let mut bare = BareVm::assemble(kvm, vm, vcpu, phases, true);
-        first_answer(&mut bare, timeout)?;
+        resume(&mut bare, timeout)?;
         Ok(WarmVm::from_parts(bare, fresh))
     }
 }
 
-/// The `first_answer` phase: HOLD 0 bytes, expect HELD (module docs).
-fn first_answer(bare: &mut BareVm, timeout: Duration) -> Result<()> {
-    match bare.request(Command::Hold { bytes: 0 }, timeout)? {
-        Message::Held { bytes: 0 } => {
-            bare.end_phase("first_answer");
-            Ok(())
+/// The `resume` phase: runs the restored guest until its first read of a
+/// command byte, which stays unanswered (module docs).
+fn resume(bare: &mut BareVm, timeout: Duration) -> Result<()> {
+    bare.vcpu_mut().run(&mut UntilFirstRead, Some(timeout))?;
+    bare.read_pending = true;
+    bare.end_phase("resume");
+    Ok(())
+}
+
+/// Pauses the guest at its first read of the protocol port, without
+/// answering it; anything else before that is not what a READY guest does.
+struct UntilFirstRead;
+
+impl PortIo for UntilFirstRead {
+    fn write(&mut self, port: u16, data: &[u8]) -> std::result::Result<Flow, GuestFault> {
+        Err(GuestFault::Protocol(format!(
+            "a restored guest wrote {data:?} to port {port:#x} before asking for a command"
+        )))
+    }
+
+    fn read(&mut self, port: u16, data: &mut [u8]) -> std::result::Result<Flow, GuestFault> {
+        match (port, data.len()) {
+            (PORT_PROTOCOL, 1) => Ok(Flow::Pause),
+            (port, size) => Err(GuestFault::UnexpectedPort {
+                port,
+                write: false,
+                size,
+            }),
         }
-        other => Err(Error::Guest {
-            fault: GuestFault::Protocol(format!(
-                "a restored guest answered {other:?} to HOLD 0, not HELD 0"
-            )),
-            regs: Box::new(bare.vcpu().snapshot()),
-        }),
     }
 }
 

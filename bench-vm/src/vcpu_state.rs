@@ -70,6 +70,38 @@ pub fn complete_pending_io(vcpu: &mut Vcpu) -> Result<()> {
     }
 }
 
+/// Gives the guest the byte its pending 1-byte `in` reads, when the last
+/// exit (`KVM_EXIT_IO`, direction in) was left unanswered: KVM takes the
+/// byte from the `kvm_run` mapping at the next `KVM_RUN` (api.rst,
+/// `KVM_EXIT_IO`: "data_offset describes where the data is located").
+pub fn supply_pending_in(vcpu: &mut Vcpu, byte: u8) -> Result<()> {
+    let run = vcpu.inner_mut().get_kvm_run();
+    // SAFETY: reading the `io` member of the exit union is what api.rst
+    // prescribes after exit_reason KVM_EXIT_IO, checked first; the union
+    // holds plain integers, valid for any bytes.
+    let io =
+        (run.exit_reason == kvm_bindings::KVM_EXIT_IO).then(|| unsafe { run.__bindgen_anon_1.io });
+    match io {
+        Some(io)
+            if u32::from(io.direction) == kvm_bindings::KVM_EXIT_IO_IN
+                && io.size == 1
+                && io.count == 1 =>
+        {
+            // SAFETY: KVM put the port data at data_offset inside the
+            // kvm_run mapping (of KVM_GET_VCPU_MMAP_SIZE bytes), which the
+            // VcpuFd keeps mapped; one byte is what this `in` reads.
+            unsafe {
+                let base = (run as *mut kvm_bindings::kvm_run).cast::<u8>();
+                base.add(io.data_offset as usize).write_volatile(byte);
+            }
+            Ok(())
+        }
+        _ => Err(Error::Unsupported(
+            "a pending 1-byte port read to answer (the last exit was not one)",
+        )),
+    }
+}
+
 impl VcpuState {
     /// Reads the vCPU's state. Call [`complete_pending_io`] first if it
     /// stopped at a port exit.

@@ -192,7 +192,7 @@ fn cold_warm_restored_section_pairs_each_mode_with_its_cold_row() {
         startup: Some(startup(
             &[
                 ("map_snapshot", 40e-6),
-                ("first_answer", 600e-6),
+                ("resume", 100e-6),
                 ("teardown", 170e-6),
             ],
             5,

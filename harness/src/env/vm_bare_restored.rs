@@ -5,7 +5,8 @@
 //! the saved registers (`bench_vm::snapshot`). Here the snapshot is made
 //! once, before the first `t0`: a cold boot, `Snapshot::take` at READY, the
 //! original shut down. Each launch restores it into a fresh VM and counts
-//! as READY the guest's first answer (it said READY before it was saved).
+//! as READY the guest's first request for a command (it said READY before
+//! it was saved; `bench_vm::snapshot`).
 //!
 //! Memory is where restores differ from boots: the snapshot's pages are
 //! page cache, mapped by every restored VM, and are counted apart
@@ -101,11 +102,12 @@ impl Environment for VmBareRestored {
         let mut notes = vec![
             "Restore phases: kvm_open, create_vm, map_snapshot (guest RAM, the memory file mapped \
              MAP_PRIVATE over its first 4 MiB, memory slot), vcpu_restore (KVM_CREATE_VCPU, CPUID, \
-             sregs, FPU/XSAVE, MSRs, regs), first_answer (first KVM_RUN until the guest answers a \
-             one-round-trip boundary run)."
+             sregs, FPU/XSAVE, MSRs, regs), resume (first KVM_RUN until the guest asks for its \
+             first command: one VM exit, as a cold boot's READY)."
                 .into(),
-            "READY of a restored guest is its first answer to a command: it had said READY before \
-             it was saved, so answering is what shows it runs again."
+            "READY of a restored guest is its first request for a command (an in on the protocol \
+             port): it had said READY before it was saved, and asking for a command is what every \
+             guest does next; reaching it runs restored code on restored registers and memory."
                 .into(),
             "Memory: guest_ram_own is the guest's own pages (written snapshot pages, copied on \
              write, and its buffers); snapshot_pss is its share of the snapshot's shared pages \

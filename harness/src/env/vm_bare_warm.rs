@@ -96,11 +96,11 @@ impl Environment for VmBareWarm {
         match self.start {
             Start::Boot => "The bare KVM guest started in a VM from a pool made in advance (VM, memory \
                             slots, vCPU), as Lambda and Hyperlight keep ready sandboxes: after t0 only \
-                            wiping memory, loading the image, resetting the registers and the boot."
+                            loading the image, resetting the registers and the boot."
                 .into(),
             Start::Restore(_) => "The bare KVM guest restored from its READY snapshot into a VM from \
                                   a pool made in advance: after t0 only mapping the snapshot, setting \
-                                  the registers and the first answer."
+                                  the registers and resuming it."
                 .into(),
         }
     }
@@ -111,7 +111,8 @@ impl Environment for VmBareWarm {
             notes.push(
                 "Restore phases: map_snapshot (fresh memory over guest RAM, the snapshot file \
                  MAP_PRIVATE over its first 4 MiB; the memory slots stay), vcpu_restore (sregs, \
-                 FPU/XSAVE, MSRs, regs), first_answer (HOLD 0 -> HELD, as in vm-bare:restored)."
+                 FPU/XSAVE, MSRs, regs), resume (until its first request for a command, as in \
+                 vm-bare:restored)."
                     .into(),
             );
         } else {

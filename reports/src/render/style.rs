@@ -67,7 +67,7 @@ answer fast do not start cold. A <strong>warm</strong> start takes a VM from a p
 advance (VM, memory slots, vCPU: what AWS Lambda and Hyperlight keep ready; its RAM made fresh \
 when the last guest left) and only loads and boots it. A <strong>restored</strong> start maps a snapshot of a guest taken at READY \
 copy-on-write into a VM and sets its saved registers (Firecracker's snapshots); its READY is \
-its first answer to a command, since it said READY before it was saved. A warm container is \
+its first request for a command, since it said READY before it was saved. A warm container is \
 forked from a zygote already in its namespaces, root and cgroup (SOCK). Restored guests share \
 the snapshot's pages: RSS counts them in every guest, PSS divides them among the guests \
 mapping them.</p>\n";
