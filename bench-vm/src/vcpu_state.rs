@@ -76,11 +76,13 @@ pub fn complete_pending_io(vcpu: &mut Vcpu) -> Result<()> {
 /// `KVM_EXIT_IO`: "data_offset describes where the data is located").
 pub fn supply_pending_in(vcpu: &mut Vcpu, byte: u8) -> Result<()> {
     let run = vcpu.inner_mut().get_kvm_run();
-    // SAFETY: reading the `io` member of the exit union is what api.rst
-    // prescribes after exit_reason KVM_EXIT_IO, checked first; the union
-    // holds plain integers, valid for any bytes.
-    let io =
-        (run.exit_reason == kvm_bindings::KVM_EXIT_IO).then(|| unsafe { run.__bindgen_anon_1.io });
+    let io = if run.exit_reason == kvm_bindings::KVM_EXIT_IO {
+        // SAFETY: the `io` member of the exit union is the one KVM filled
+        // for exit_reason KVM_EXIT_IO (api.rst); it holds plain integers.
+        Some(unsafe { run.__bindgen_anon_1.io })
+    } else {
+        None
+    };
     match io {
         Some(io)
             if u32::from(io.direction) == kvm_bindings::KVM_EXIT_IO_IN

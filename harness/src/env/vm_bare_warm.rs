@@ -125,6 +125,14 @@ impl Environment for VmBareWarm {
             );
         }
         notes.push(
+            "A pool is not neutral: creating a memory slot (KVM_SET_USER_MEMORY_REGION, in \
+             guest_memory and map_snapshot of the cold and restored rows) waits for a grace \
+             period, and on the project's PVM host that wait grew from ~50 µs to ~3.7 ms whenever \
+             other VMs existed, parked ones of this pool included. Rows run in --env order: \
+             compare cold figures measured under the same conditions."
+                .into(),
+        );
+        notes.push(
             "Teardown shuts the guest down and parks the VM (its guest RAM given back): the pool \
              holds no guest memory, only KVM's kernel objects; pool_idle_vm is their cost, the \
              drop of the host's available memory per VM when the pool was filled."
