@@ -13,14 +13,14 @@
 //! vm              /dev/kvm, KVM_CREATE_VM, memory slots             (memory)
 //! x86             page tables, segments, long mode                  (memory)
 //! vcpu            a vCPU, the KVM_RUN exit loop, PortIo, timeouts   (vm, x86)
+//! vcpu_state      a vCPU's registers saved and set again            (vcpu)
 //! phases          launch phases and when each ended
 //! protocol_ports  the VMM's end of the workload's port protocol     (vcpu)
-//! bare            the vm-bare guest                                 (memory, vm, x86, vcpu, phases, protocol_ports)
-//! handover        a bare VM put together from parts, taken apart     (bare, vm, vcpu, phases)
+//! bare            the vm-bare guest                                 (memory, vm, x86, vcpu, vcpu_state, phases, protocol_ports)
+//! handover        a bare VM put together from parts, taken apart    (bare, vm, vcpu, phases)
 //! hostmem         what a VM costs the host
 //! ksm             KSM: ksmd on for our VMs' RAM, settings restored  (memory)
-//! vcpu_state      a vCPU's registers saved and set again            (vcpu)
-//! warm            a pool of VMs made before the request             (bare, memory, vm, x86, vcpu, phases, vcpu_state)
+//! warm            a pool of VMs made before the request             (bare, vm, x86, vcpu, phases, vcpu_state)
 //! snapshot_dir    where snapshot files live, removed on drop
 //! snapshot        a READY guest saved, restored copy-on-write       (bare, memory, vm, vcpu, phases, vcpu_state, snapshot_dir, warm)
 //! linux/          the vm-linux guest (its own graph: linux/mod.rs)  (memory, vm, x86, vcpu, phases, protocol_ports)
