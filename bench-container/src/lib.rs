@@ -71,6 +71,7 @@ pub mod rootfs;
 pub mod userns;
 
 pub use cgroup::{ChargeSplit, CpuQuota, Layout, Limits, Usage};
+pub use container::zygote::{self, Forked, Zygote};
 pub use container::{validate_name, Container, Exit, Profile, Runtime, Spec, Teardown};
 pub use error::{Error, Result};
 pub use memory::MemoryReport;

@@ -95,9 +95,19 @@ impl Config {
 /// place; and the exit and exception ports. Anything else is an error: this
 /// guest has no other devices.
 #[derive(Default)]
-struct Ports {
+pub(crate) struct Ports {
     proto: ProtocolPorts,
     uart: Option<ProtocolUart>,
+}
+
+impl Ports {
+    /// The ports of a guest that talks through `transport`.
+    pub(crate) fn for_transport(transport: Transport) -> Ports {
+        Ports {
+            proto: ProtocolPorts::default(),
+            uart: (transport == Transport::Uart).then(ProtocolUart::default),
+        }
+    }
 }
 
 impl PortIo for Ports {
@@ -168,22 +178,26 @@ fn exception_details(e: Error) -> Error {
 
 /// A running bare VM, READY after [`BareVm::launch`].
 pub struct BareVm {
-    // Drop order: vCPU, VM (with its RAM), then /dev/kvm.
-    vcpu: Vcpu,
-    vm: Vm,
-    _kvm: Kvm,
-    ports: Ports,
-    phases: Phases,
+    // Drop order: vCPU, VM (with its RAM), then /dev/kvm. The fields are
+    // the crate's for `crate::handover` (warm pool, snapshots).
+    pub(crate) vcpu: Vcpu,
+    pub(crate) vm: Vm,
+    pub(crate) _kvm: Kvm,
+    pub(crate) ports: Ports,
+    pub(crate) phases: Phases,
     /// Set once the guest faulted, exited or timed out: no more commands.
-    dead: Option<String>,
+    pub(crate) dead: Option<String>,
     /// Whether the scratch region is plugged into the VM yet.
-    scratch_plugged: bool,
+    pub(crate) scratch_plugged: bool,
+    /// A restored guest stopped at its first read of a command byte, not
+    /// yet answered (`crate::snapshot`): the first command supplies it.
+    pub(crate) read_pending: bool,
 }
 
 /// Memory slot of the first 4 MiB (image, stacks, page tables).
-const SLOT_BOOT: u32 = 0;
+pub(crate) const SLOT_BOOT: u32 = 0;
 /// Memory slot of the scratch region (the workload's buffers).
-const SLOT_SCRATCH: u32 = 1;
+pub(crate) const SLOT_SCRATCH: u32 = 1;
 
 impl BareVm {
     /// Boots the embedded `vmvc-guest` and waits for READY.
@@ -232,33 +246,12 @@ impl BareVm {
         })?;
         phases.end("vcpu_setup");
 
-        let mut bare = BareVm {
-            vcpu,
-            vm,
-            _kvm: kvm,
-            ports: Ports {
-                proto: ProtocolPorts::default(),
-                uart: (config.transport == Transport::Uart).then(ProtocolUart::default),
-            },
-            phases,
-            dead: None,
-            scratch_plugged: false,
-        };
-        match bare.next_message(config.boot_timeout)? {
-            Message::Ready => {}
-            other => {
-                return Err(Error::Guest {
-                    fault: GuestFault::Protocol(format!("expected READY first, got {other:?}")),
-                    regs: Box::new(bare.vcpu.snapshot()),
-                })
-            }
-        }
-        bare.phases.end("guest_boot");
-        Ok(bare)
+        let ports = Ports::for_transport(config.transport);
+        BareVm::boot(kvm, vm, vcpu, phases, ports, false, config.boot_timeout)
     }
 
     /// Runs the guest until it completes a message.
-    fn next_message(&mut self, timeout: Duration) -> Result<Message> {
+    pub(crate) fn next_message(&mut self, timeout: Duration) -> Result<Message> {
         if let Some(why) = &self.dead {
             return Err(Error::NotRunning(why.clone()));
         }
@@ -280,7 +273,9 @@ impl BareVm {
     /// Sends one command and returns the guest's answer (boundary PINGs are
     /// answered on the way, inside the exit loop).
     pub fn request(&mut self, cmd: Command, timeout: Duration) -> Result<Message> {
-        let uses_scratch = matches!(cmd, Command::Run { .. } | Command::Hold { .. });
+        // A size of 0 touches no buffer.
+        let uses_scratch =
+            matches!(cmd, Command::Run { size, .. } | Command::Hold { bytes: size } if size > 0);
         if uses_scratch && !self.scratch_plugged && self.dead.is_none() {
             // Like a process that maps its buffers when it first needs them:
             // the scratch region joins the VM with the first command.
@@ -294,7 +289,22 @@ impl BareVm {
                 fault,
                 regs: Box::new(self.vcpu.snapshot()),
             })?,
-            None => self.ports.proto.send(cmd),
+            None => {
+                self.ports.proto.send(cmd);
+                // A restored guest waits in the port read it made right
+                // after READY (`crate::snapshot`): its byte comes now.
+                if std::mem::take(&mut self.read_pending) {
+                    let byte = self
+                        .ports
+                        .proto
+                        .command_byte()
+                        .map_err(|fault| Error::Guest {
+                            fault,
+                            regs: Box::new(self.vcpu.snapshot()),
+                        })?;
+                    crate::vcpu_state::supply_pending_in(&mut self.vcpu, byte)?;
+                }
+            }
         }
         self.next_message(timeout)
     }
@@ -369,7 +379,7 @@ impl BareVm {
 }
 
 /// Copies the image into guest RAM; returns the entry point.
-fn load(ram: &GuestRam, image: Image<'_>) -> Result<u64> {
+pub(crate) fn load(ram: &GuestRam, image: Image<'_>) -> Result<u64> {
     match image {
         Image::Flat(code) => {
             if IMAGE_BASE + code.len() as u64 > SCRATCH_BASE {

@@ -67,6 +67,13 @@ pub enum Error {
         regs: Box<GuestRegs>,
     },
 
+    /// A snapshot could not be saved or restored (`crate::snapshot`).
+    #[error(
+        "snapshot: {step} failed: {reason}. Fix: check that the temp dir (/dev/shm, else \
+         $TMPDIR) is writable and has room for a few MiB"
+    )]
+    Snapshot { step: &'static str, reason: String },
+
     /// The guest already exited (or failed): it cannot take more commands.
     #[error("the guest is not running any more ({0})")]
     NotRunning(String),

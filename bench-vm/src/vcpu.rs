@@ -171,6 +171,17 @@ impl Vcpu {
         &self.fd
     }
 
+    /// The handle, mutable (`KVM_RUN` and `immediate_exit` need it), for
+    /// the warm pool and snapshots (`crate::vcpu_state`).
+    pub(crate) fn inner_mut(&mut self) -> &mut VcpuFd {
+        &mut self.fd
+    }
+
+    /// Starts counting exits from zero (a pooled vCPU serves a new guest).
+    pub(crate) fn reset_exits(&mut self) {
+        self.exits = ExitCounts::default();
+    }
+
     /// A snapshot of the registers, for error reports. Never fails: if KVM
     /// cannot give them, the snapshot says so.
     pub fn snapshot(&self) -> GuestRegs {

@@ -289,6 +289,9 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             for e in harness::env::KNOWN {
                 println!("{e}");
             }
+            for e in harness::env::OPT_IN {
+                println!("{e}  (only when asked with --env: it changes a setting of the whole host while it runs)");
+            }
             Ok(0)
         }
         Cmd::Trace { env } => {

@@ -29,7 +29,7 @@ use claims::claims_section;
 use environments::environments_section;
 use format::esc;
 use host::{host_section, noisy_warning};
-use style::{CSS, GLOSSARY, INTRO, THROUGHPUT_INTRO};
+use style::{CSS, GLOSSARY, INTRO, START_MODES_INTRO, THROUGHPUT_INTRO};
 use summary::summary_section;
 
 /// Renders one page from one or more runs. Never panics on odd data:
@@ -67,6 +67,12 @@ pub fn render_html(runs: &[Results]) -> String {
         html.push_str(&figures::teardown(&page).html(&noisy));
         html.push_str(&figures::distribution(&page).html(&noisy));
         html.push_str("</section>\n");
+
+        if figures::has_start_modes(&page) {
+            html.push_str(START_MODES_INTRO);
+            html.push_str(&figures::start_modes(&page).html(&noisy));
+            html.push_str("</section>\n");
+        }
 
         html.push_str("<section id=\"memory\">\n<h2>Memory per instance</h2>\n");
         html.push_str(&figures::memory(&page).html(&noisy));

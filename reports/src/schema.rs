@@ -331,4 +331,16 @@ pub struct DensityPoint {
     pub accounted_per_instance: f64,
     /// Time to READY of each launch while the others were running, seconds.
     pub ready: Metric,
+    /// Pages the instances share from one file (a snapshot restored
+    /// copy-on-write), per instance; absent where nothing is shared that way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_pages: Option<SharedPages>,
+}
+
+/// Shared file pages of N instances, per instance: counted whole in each
+/// (RSS) and divided among the instances mapping them (PSS), bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedPages {
+    pub rss_per_instance: f64,
+    pub pss_per_instance: f64,
 }

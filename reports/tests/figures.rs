@@ -164,3 +164,78 @@ fn host_facts_give_pinning_and_wall_time() {
     assert!(html.contains("<td>2, 3</td>"));
     assert!(html.contains("run wall time") && html.contains("212 s"));
 }
+
+#[test]
+fn cold_warm_restored_section_pairs_each_mode_with_its_cold_row() {
+    // Without warm or restored rows, no such section.
+    let plain = render_html(&[sample_run("r1", "h", 1.0)]);
+    assert!(!plain.contains("id=\"start-modes\""));
+
+    let mut run = sample_run("r1", "h", 1.0);
+    let warm = EnvResult {
+        startup: Some(startup(
+            &[
+                ("reset_memory", 30e-6),
+                ("guest_boot", 110e-6),
+                ("teardown", 150e-6),
+            ],
+            3,
+        )),
+        memory: Some(memory(
+            &[("guest_ram", true, 16.0), ("pool_idle_vm", false, 0.5)],
+            None,
+            4,
+        )),
+        ..env("vm-bare:warm", "a pooled VM")
+    };
+    let restored = EnvResult {
+        startup: Some(startup(
+            &[
+                ("map_snapshot", 40e-6),
+                ("resume", 100e-6),
+                ("teardown", 170e-6),
+            ],
+            5,
+        )),
+        memory: Some(memory(
+            &[
+                ("guest_ram_own", true, 16.0),
+                ("snapshot_pss", true, 0.01),
+                ("snapshot_rss", false, 0.04),
+            ],
+            None,
+            6,
+        )),
+        density: density(16.1, 16.0, 700e-6, 7)
+            .into_iter()
+            .map(|mut d| {
+                d.shared_pages = Some(SharedPages {
+                    rss_per_instance: 40960.0,
+                    pss_per_instance: 40960.0 / f64::from(d.instances),
+                });
+                d
+            })
+            .collect(),
+        ..env("vm-bare:restored", "a restored VM")
+    };
+    run.environments.extend([warm, restored]);
+    let html = render_html(&[run]);
+    assert!(html.contains("<h2>Cold, warm, restored</h2>"));
+    let found = charts(&html);
+    let c = chart(&found, "chart-start-modes");
+    for label in ["vm-bare", "vm-bare:warm", "vm-bare:restored"] {
+        assert!(c.texts().contains(&label.to_owned()), "row {label}");
+    }
+    // The table names each mode, its cold row and what the mode keeps.
+    for text in [
+        "warm",
+        "restored",
+        "pool, per idle VM (MiB)",
+        "shared pages, PSS (MiB)",
+    ] {
+        assert!(html.contains(text), "{text}");
+    }
+    // The density section shows the restored guests' shared pages by N.
+    assert!(html.contains("Density: snapshot pages shared by N restored guests"));
+    assert!(!plain.contains("snapshot pages shared"));
+}

@@ -46,6 +46,8 @@ pub(super) struct Plan {
     /// `Spec::devices`: the rootfs's `dev` directory, and each (host device,
     /// its place under it).
     dev: Option<(CString, Vec<(CString, CString)>)>,
+    /// Set for a zygote: the socket it serves instead of exec'ing.
+    zygote: Option<RawFd>,
 }
 
 /// The devices `Spec::devices` binds into the container's `/dev`: what
@@ -150,6 +152,7 @@ impl Plan {
                 | MsFlags::MS_RDONLY
                 | MsFlags::MS_NOSUID
                 | MsFlags::MS_NODEV,
+            zygote: spec.zygote,
         })
     }
 }
@@ -312,6 +315,10 @@ fn child_setup(
         t_setup: mono_ns(),
     };
     write(report, &rec.encode()).map_err(at(11))?;
+    if let Some(ctl) = p.zygote {
+        // A zygote forks the program on request instead (`super::zygote`).
+        super::zygote::serve(ctl, report, &p.exe, &p.argv, &p.envp);
+    }
     // ETXTBSY: another thread of the launcher forked while the binary was
     // open for writing (being copied into a rootfs); that child holds the
     // descriptor until its own exec, microseconds later. Retry briefly, as

@@ -35,13 +35,15 @@
 //! The files: [`profile`] (what a container gets), `clone` (clone3),
 //! `child` (the child's setup: mounts, pivot_root, exec), `report` (the
 //! report pipe), `running` (the running [`Container`]: wait, kill,
-//! teardown); this file holds the [`Runtime`] and [`Runtime::spawn`].
+//! teardown), [`zygote`] (a set-up child that forks the program on
+//! request); this file holds the [`Runtime`] and [`Runtime::spawn`].
 
 mod child;
 mod clone;
 pub mod profile;
 mod report;
 mod running;
+pub mod zygote;
 
 pub use profile::{validate_name, Profile, Spec};
 pub use running::{Container, Exit, Teardown};

@@ -103,6 +103,9 @@ pub struct Spec {
     /// profile only: the others have no mount namespace of their own, so a
     /// mount there would appear on the host.
     pub devices: bool,
+    /// Set by [`crate::Runtime::spawn_zygote`]: the child becomes a zygote
+    /// serving this socket instead of exec'ing (`container::zygote`).
+    pub(crate) zygote: Option<RawFd>,
 }
 
 impl Spec {
@@ -123,6 +126,7 @@ impl Spec {
             bare: false,
             devices: false,
             no_cgroup: false,
+            zygote: None,
         }
     }
 

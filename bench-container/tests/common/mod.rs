@@ -103,6 +103,13 @@ pub struct Chan {
 }
 
 impl Chan {
+    pub fn new(sock: UnixStream) -> Chan {
+        Chan {
+            sock,
+            dec: Decoder::new(),
+        }
+    }
+
     pub fn recv(&mut self) -> Option<Message> {
         self.sock
             .set_read_timeout(Some(Duration::from_secs(20)))

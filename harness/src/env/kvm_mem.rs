@@ -13,6 +13,10 @@
 //! `Documentation/filesystems/proc.rst`); PVM's shadow page tables are not
 //! counted there, so on PVM that part stays 0.
 //!
+//! A guest restored from a snapshot (`vm-bare:restored`) maps the snapshot
+//! file's pages, shared with every guest restored from it: [`snapshot_parts`]
+//! splits its RAM into its own pages and its share of those.
+//!
 //! Used by `vm-bare`, `vm-linux` and the VMM-process launcher alike.
 
 use crate::measure::MemPart;
@@ -84,4 +88,58 @@ pub fn in_process_note(process_row: &str) -> String {
         "In-process: the VMM's own memory is the harness's and is not split out; see \
          {process_row} for it."
     )
+}
+
+/// The memory parts of a guest restored from a snapshot whose RAM is at
+/// `guest` in this process, from /proc/self/smaps (proc(5)): `Anonymous`
+/// minus `KSM` is the guest's own (snapshot pages it wrote, copied on
+/// write, and its buffers; pages KSM merged with other guests' are shared);
+/// `Pss` minus that is its share of the pages it shares with other guests
+/// (PSS charges a shared page 1/N to each of its N mappings): the
+/// snapshot's, and KSM-merged ones where KSM runs (`vm-bare:restored+ksm`);
+/// `Rss` minus `Anonymous` is the snapshot pages it maps, counted whole.
+pub fn snapshot_parts(guest: Range<u64>, sec_before: Option<u64>) -> anyhow::Result<Vec<MemPart>> {
+    let field = |f: &str| -> anyhow::Result<u64> {
+        Ok(bench_vm::hostmem::rss_split(None, guest.clone(), f)
+            .map_err(|e| anyhow::anyhow!("reading {f} of guest RAM in /proc/self/smaps: {e}"))?
+            .guest_ram)
+    };
+    let (rss, pss, anon) = (field("Rss")?, field("Pss")?, field("Anonymous")?);
+    let merged = field("KSM")?;
+    let own = anon.saturating_sub(merged);
+    let mut parts = vec![
+        MemPart {
+            name: "guest_ram_own",
+            description: "guest RAM pages of this guest alone: snapshot pages it wrote (copied \
+                          on write) and its buffers (Anonymous minus KSM in /proc/self/smaps)",
+            bytes: own,
+            counts_in_total: true,
+        },
+        MemPart {
+            name: "snapshot_pss",
+            description: "its share of the pages it shares with other guests, each divided among \
+                          the guests mapping it: the snapshot's, and KSM-merged ones where KSM \
+                          runs (Pss minus the pages of its own)",
+            bytes: pss.saturating_sub(own),
+            counts_in_total: true,
+        },
+        MemPart {
+            name: "snapshot_rss",
+            description: "the snapshot pages it maps, counted whole as if nobody shared them \
+                          (Rss minus Anonymous)",
+            bytes: rss.saturating_sub(anon),
+            counts_in_total: false,
+        },
+    ];
+    if merged > 0 {
+        parts.push(MemPart {
+            name: "ksm_merged",
+            description: "its pages KSM merged with equal pages (KSM in /proc/self/smaps), \
+                          counted whole; their share is in snapshot_pss",
+            bytes: merged,
+            counts_in_total: false,
+        });
+    }
+    parts.extend(kvm_page_tables(sec_before));
+    Ok(parts)
 }

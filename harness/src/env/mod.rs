@@ -13,7 +13,8 @@
 //! - `registry` (`by_name`, `KNOWN`): every row by name;
 //! - the rows: [`native`], [`container`] (bench-container), [`peer`]
 //!   (crun, runc, bwrap; QEMU, Firecracker, Cloud Hypervisor), [`vm_bare`]
-//!   and [`vm_linux`] (bench-vm);
+//!   and [`vm_linux`] (bench-vm); [`vm_bare_warm`], [`vm_bare_restored`]
+//!   and [`container_warm`]: warm and restored starts;
 //! - [`vmm_process`]: one VMM process per VM, for `vm-bare:process` and
 //!   `vm-linux:process`; [`kvm_mem`]: a VM's memory parts;
 //! - [`child`]: a child process on a channel; [`channel`]: the launcher's
@@ -22,15 +23,20 @@
 pub mod channel;
 pub mod child;
 pub mod container;
+pub mod container_warm;
 pub mod kvm_mem;
 pub mod native;
 pub mod peer;
 mod registry;
 pub mod vm_bare;
+pub mod vm_bare_restored;
+pub mod vm_bare_warm;
 pub mod vm_linux;
 pub mod vmm_process;
+#[cfg(test)]
+mod warm_tests;
 
-pub use registry::{by_name, KNOWN};
+pub use registry::{by_name, KNOWN, OPT_IN};
 
 use crate::measure::{Launch, MemPart};
 use std::time::Duration;

@@ -7,7 +7,9 @@
 //! ([`super::Unavailable`] or the environment's own `unavailable`), so that
 //! every run's table lists the same rows.
 
-use super::{container, native, peer, vm_bare, vm_linux};
+use super::{
+    container, container_warm, native, peer, vm_bare, vm_bare_restored, vm_bare_warm, vm_linux,
+};
 use super::{Context, Environment};
 
 /// Parses one `--env` name into an environment of this build. `explicit`:
@@ -22,6 +24,9 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
             "full",
             exe.path().to_owned(),
         )?)),
+        "container:warm" => Ok(Box::new(container_warm::ContainerWarm::new(
+            exe.path().to_owned(),
+        ))),
         other if other.starts_with("container:") => Ok(Box::new(container::ContainerEnv::new(
             &other["container:".len()..],
             exe.path().to_owned(),
@@ -29,6 +34,14 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
         "vm-bare:process" => Ok(Box::new(vm_bare::VmBare::own_process(
             cx.vmvc_exe.as_deref(),
         )?)),
+        "vm-bare:warm" => Ok(Box::new(vm_bare_warm::VmBareWarm::new(
+            vm_bare_warm::Start::Boot,
+        ))),
+        "vm-bare:restored+ksm" => Ok(Box::new(vm_bare_restored::VmBareRestored::with_ksm())),
+        "vm-bare:restored+pool" => Ok(Box::new(vm_bare_warm::VmBareWarm::new(
+            vm_bare_warm::Start::Restore(None),
+        ))),
+        "vm-bare:restored" => Ok(Box::<vm_bare_restored::VmBareRestored>::default()),
         "vm-linux" => vm_linux::from_context(cx, explicit, false),
         "vm-linux:process" => vm_linux::from_context(cx, explicit, true),
         "peer:crun" | "peer:runc" | "peer:bwrap" => {
@@ -54,6 +67,7 @@ pub const KNOWN: &[&str] = &[
     "container:chroot",
     "container:chroot+cgroup",
     "container:full",
+    "container:warm",
     "peer:crun",
     "peer:runc",
     "peer:bwrap",
@@ -63,6 +77,14 @@ pub const KNOWN: &[&str] = &[
     "peer:qemu",
     "peer:firecracker",
     "peer:cloud-hypervisor",
+    "vm-bare:warm",
+    "vm-bare:restored",
+    "vm-bare:restored+pool",
     "vm-linux",
     "vm-linux:process",
 ];
+
+/// Rows `vmvc run` measures only when asked by name: they change something
+/// on the whole host while they run (`vm-bare:restored+ksm` turns on the
+/// kernel's same-page merging, then restores its settings).
+pub const OPT_IN: &[&str] = &["vm-bare:restored+ksm"];

@@ -199,13 +199,7 @@ impl Environment for VmBare {
                     transport: self.transport,
                 };
                 let vm = BareVm::launch(&config).context("launching the bare VM")?;
-                let p = vm.phases();
-                let launch = Launch::from_marks(p.t0, &p.marks);
-                Ok(Box::new(InProcess {
-                    vm: Some(vm),
-                    launch,
-                    sec_before,
-                }))
+                Ok(Box::new(InProcess::new(vm, sec_before, false)))
             }
             Mode::OwnProcess { exe } => {
                 let (mut vmm, s) = VmmProcess::start(
@@ -230,9 +224,23 @@ pub struct InProcess {
     vm: Option<BareVm>,
     launch: Launch,
     sec_before: Option<u64>,
+    /// Restored from a snapshot: its RAM is split by [`kvm_mem::snapshot_parts`].
+    restored: bool,
 }
 
 impl InProcess {
+    /// A launched `vm`; `restored`: it was restored from a snapshot
+    /// (`vm-bare:restored`), which changes how its memory is counted.
+    pub(crate) fn new(vm: BareVm, sec_before: Option<u64>, restored: bool) -> InProcess {
+        let p = vm.phases();
+        InProcess {
+            launch: Launch::from_marks(p.t0, &p.marks),
+            vm: Some(vm),
+            sec_before,
+            restored,
+        }
+    }
+
     fn vm(&mut self) -> anyhow::Result<&mut BareVm> {
         self.vm.as_mut().context("the VM was already torn down")
     }
@@ -248,6 +256,10 @@ impl Instance for InProcess {
     }
 
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
+        if self.restored {
+            let guest = self.vm()?.ram().host_range();
+            return kvm_mem::snapshot_parts(guest, self.sec_before);
+        }
         let touched = self.vm()?.ram().resident_bytes()?;
         let mut parts = vec![kvm_mem::guest_ram_resident(touched)];
         parts.extend(kvm_mem::kvm_page_tables(self.sec_before));

@@ -14,7 +14,7 @@ use crate::procfs::available_memory;
 use crate::stats::metric;
 use anyhow::Context;
 use indicatif::ProgressBar;
-use reports::DensityPoint;
+use reports::{DensityPoint, SharedPages};
 
 /// Density: N idle instances at once, each holding the working set, for
 /// each N in the plan. The drop of the host's available memory (MemAvailable
@@ -41,13 +41,22 @@ pub fn density(
         }
         let after = available_memory().context("reading MemAvailable")?;
         let mut accounted = 0.0;
+        let (mut shared_rss, mut shared_pss) = (None::<f64>, 0.0);
         for inst in running.iter_mut() {
-            accounted += inst
-                .memory()?
+            let parts = inst.memory()?;
+            accounted += parts
                 .iter()
                 .filter(|p| p.counts_in_total)
                 .map(|p| p.bytes as f64)
                 .sum::<f64>();
+            // Restored guests: the snapshot pages they share, whole and divided.
+            for p in &parts {
+                match p.name {
+                    "snapshot_rss" => *shared_rss.get_or_insert(0.0) += p.bytes as f64,
+                    "snapshot_pss" => shared_pss += p.bytes as f64,
+                    _ => {}
+                }
+            }
         }
         for inst in running {
             inst.teardown()?;
@@ -57,6 +66,10 @@ pub fn density(
             mem_available_drop_per_instance: (before as f64 - after as f64) / f64::from(n),
             accounted_per_instance: accounted / f64::from(n),
             ready: metric("s", ready),
+            shared_pages: shared_rss.map(|rss| SharedPages {
+                rss_per_instance: rss / f64::from(n),
+                pss_per_instance: shared_pss / f64::from(n),
+            }),
         });
     }
     Ok(points)

@@ -95,3 +95,17 @@ footer { margin-top: 3em; color: var(--muted); font-size: .85em; }
   .table-wrap { overflow: visible; }
 }
 "#;
+
+/// The opening of the "cold, warm, restored" section (shown only when a run
+/// has warm or restored rows).
+pub(super) const START_MODES_INTRO: &str =
+    "<section id=\"start-modes\">\n<h2>Cold, warm, restored</h2>\n\
+<p>Every other startup figure is a cold start: nothing exists before t0. Platforms that must \
+answer fast do not start cold. A <strong>warm</strong> start takes a VM from a pool made in \
+advance (VM, memory slots, vCPU: what AWS Lambda and Hyperlight keep ready; its RAM made fresh \
+when the last guest left) and only loads and boots it. A <strong>restored</strong> start maps a snapshot of a guest taken at READY \
+copy-on-write into a VM and sets its saved registers (Firecracker's snapshots); its READY is \
+its first request for a command, since it said READY before it was saved. A warm container is \
+forked from a zygote already in its namespaces, root and cgroup (SOCK). Restored guests share \
+the snapshot's pages: RSS counts them in every guest, PSS divides them among the guests \
+mapping them.</p>\n";

@@ -192,6 +192,7 @@ pub fn density(mib: f64, accounted: f64, ready_s: f64, seed: u64) -> Vec<Density
                         seed + i as u64,
                     ),
                 ),
+                shared_pages: None,
             }
         })
         .collect()

@@ -140,8 +140,46 @@ pub fn density_memory(page: &Page) -> Figure {
         } else {
             table("Density: memory with N instances running", &cols, &cells)
         },
-        after: String::new(),
+        after: shared_pages_table(page),
     }
+}
+
+/// Rows whose instances share a file's pages (restored guests): per
+/// instance, those pages counted whole (RSS) and divided (PSS), by N.
+fn shared_pages_table(page: &Page) -> String {
+    let mut cells = Vec::new();
+    for_each_env(page, |run, env, _| {
+        for d in &env.density {
+            if let Some(s) = &d.shared_pages {
+                let mut row = name_cells(page, &env.name, run);
+                row.extend([
+                    d.instances.to_string(),
+                    num(mib(s.rss_per_instance)),
+                    num(mib(s.pss_per_instance)),
+                ]);
+                cells.push(row);
+            }
+        }
+    });
+    if cells.is_empty() {
+        return String::new();
+    }
+    let mut cols = name_cols(page, &[]);
+    cols.extend([
+        num_col("N"),
+        num_col("snapshot pages, RSS per instance (MiB)"),
+        num_col("shared pages, PSS per instance (MiB)"),
+    ]);
+    format!(
+        "<p>Restored guests map one snapshot's pages: RSS counts them whole in every guest, PSS \
+         divides each page among the guests mapping it, so PSS per instance falls as 1/N while \
+         RSS stays.</p>\n{}",
+        table(
+            "Density: snapshot pages shared by N restored guests",
+            &cols,
+            &cells
+        )
+    )
 }
 
 /// Figure 7, density startup: median time to READY (p5–p95 whiskers) of a

@@ -13,6 +13,7 @@ mod distribution;
 mod memory;
 mod phases;
 mod ready;
+mod start_modes;
 mod throughput;
 
 pub use density::{density_memory, density_startup};
@@ -20,6 +21,7 @@ pub use distribution::distribution;
 pub use memory::memory;
 pub use phases::{phases, teardown};
 pub use ready::ready;
+pub use start_modes::{has_start_modes, start_modes};
 pub use throughput::throughput;
 
 /// What a figure draws: rows of bars and marks, or lines over a numeric axis.
