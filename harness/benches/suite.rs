@@ -27,6 +27,7 @@ fn environments(exe: &WorkloadExe, host: &reports::Host) -> Vec<Box<dyn Environm
     let cx = env::Context {
         exe,
         kernel: None,
+        kernel_cmdline: None,
         force: false,
         say: &say,
         vmvc_exe: Some(env!("CARGO_BIN_EXE_vmvc").into()),
@@ -155,6 +156,7 @@ fn main() {
         quiet: false,
         pin,
         kernel: None,
+        kernel_cmdline: None,
         force: false,
         vmvc_exe: Some(env!("CARGO_BIN_EXE_vmvc").into()),
         firecracker: None,

@@ -53,6 +53,11 @@ enum Cmd {
         /// /boot/vmlinuz-$(uname -r), else fetched now].
         #[arg(long, value_name = "PATH")]
         kernel: Option<PathBuf>,
+        /// The Linux guest's kernel command line, replacing the default
+        /// (bench-vm's DEFAULT_CMDLINE, which has `quiet`), e.g. to see the
+        /// guest's boot messages when it fails.
+        #[arg(long, value_name = "ARGS")]
+        kernel_cmdline: Option<String>,
         /// Attempt environments this host is known not to support (vm-linux
         /// on a PVM host), with a short timeout, instead of skipping them.
         #[arg(long)]
@@ -196,6 +201,7 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             pin,
             no_pin,
             kernel,
+            kernel_cmdline,
             force,
             firecracker,
             cloud_hypervisor,
@@ -211,6 +217,7 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
                     (None, false) => harness::run::default_pin(),
                 },
                 kernel,
+                kernel_cmdline,
                 force,
                 vmvc_exe: None,
                 firecracker,

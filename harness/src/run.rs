@@ -24,6 +24,8 @@ pub struct RunOptions {
     pub pin: Option<Vec<usize>>,
     /// `--kernel PATH`: the guest kernel for `vm-linux`.
     pub kernel: Option<PathBuf>,
+    /// `--kernel-cmdline`: the Linux guest's command line instead of bench-vm's default.
+    pub kernel_cmdline: Option<String>,
     /// `--force`: attempt environments this host is known not to support.
     pub force: bool,
     /// The `vmvc` binary for `vm-bare:process` and `vm-linux:process` when this process is not
@@ -79,6 +81,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
     let cx = env::Context {
         exe: &exe,
         kernel: opts.kernel.clone(),
+        kernel_cmdline: opts.kernel_cmdline.clone(),
         force: opts.force,
         say: &say,
         vmvc_exe: opts.vmvc_exe.clone(),

@@ -37,7 +37,7 @@ pub enum LinuxError {
 
 fn console_section(console: &str) -> String {
     if console.trim().is_empty() {
-        "\n(the guest printed nothing on its serial console; drop `quiet` from the command line to see the boot)".into()
+        "\n(the guest printed nothing on its serial console: the default command line has `quiet`; boot with one without it (`Config::cmdline`, or `vmvc run --kernel-cmdline`) to see how far the kernel got)".into()
     } else {
         format!("\n--- last lines of the guest's serial console ---\n{console}")
     }

@@ -116,6 +116,8 @@ pub struct Context<'a> {
     pub exe: &'a crate::workload_exe::WorkloadExe,
     /// `--kernel PATH`: the guest kernel for `vm-linux`.
     pub kernel: Option<std::path::PathBuf>,
+    /// `--kernel-cmdline`: the Linux guest's command line, replacing the default.
+    pub kernel_cmdline: Option<String>,
     /// `--force`: attempt environments this host is known not to support.
     pub force: bool,
     /// Where to say what is done on the user's behalf (fetching a kernel).
@@ -137,6 +139,7 @@ impl<'a> Context<'a> {
         Context {
             exe,
             kernel: None,
+            kernel_cmdline: None,
             force: false,
             say: &silent,
             vmvc_exe: None,

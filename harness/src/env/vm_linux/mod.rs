@@ -133,6 +133,9 @@ pub fn from_context(
         ));
     }
     let mut env = VmLinux::new(&kernel, cx.exe.path(), cx.force)?;
+    if let Some(cmdline) = &cx.kernel_cmdline {
+        env.config.cmdline = cmdline.clone();
+    }
     if own_process {
         let exe = vmm_process::vmvc_exe(cx.vmvc_exe.as_deref(), "vm-linux:process")?;
         env.set_mode(Mode::OwnProcess { exe });
