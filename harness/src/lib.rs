@@ -15,6 +15,7 @@ pub mod identity;
 pub mod inside;
 pub mod kernel;
 pub mod measure;
+pub mod output;
 pub mod procfs;
 pub mod run;
 pub mod shell;

@@ -3,6 +3,7 @@
 
 use crate::env::{self, Environment};
 use crate::experiment::{self, Plan};
+use crate::output::{prepare_out_dir, write_outputs};
 use crate::workload_exe::WorkloadExe;
 use anyhow::{bail, Context};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -261,54 +262,6 @@ pub fn labelled_name(env: &dyn Environment) -> String {
         true => format!("{} (rootless)", env.name()),
         false => env.name(),
     }
-}
-
-/// Creates `dir` and proves it writable now, not after minutes of measuring.
-fn prepare_out_dir(dir: &Path) -> anyhow::Result<()> {
-    // The folders this creates, outermost first, to hand to the sudo user.
-    let new: Vec<&Path> = dir.ancestors().take_while(|a| !a.exists()).collect();
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output folder {}", dir.display()))?;
-    for d in new.iter().rev() {
-        give_to_sudo_user(d)?;
-    }
-    let probe = dir.join(".vmvc-write-test");
-    std::fs::write(&probe, b"")
-        .with_context(|| format!("output folder {} is not writable", dir.display()))?;
-    std::fs::remove_file(&probe).ok();
-    Ok(())
-}
-
-/// Writes `results.json` and `report.html` into `dir`.
-pub fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let json = dir.join("results.json");
-    let html = dir.join("report.html");
-    let text = serde_json::to_string_pretty(results).context("serializing results")?;
-    std::fs::write(&json, text).with_context(|| format!("writing {}", json.display()))?;
-    std::fs::write(&html, reports::render_html(std::slice::from_ref(results)))
-        .with_context(|| format!("writing {}", html.display()))?;
-    give_to_sudo_user(&json)?;
-    give_to_sudo_user(&html)?;
-    Ok((json, html))
-}
-
-/// Under `sudo vmvc ...`, files we create belong to the user who ran sudo
-/// (`SUDO_UID`/`SUDO_GID`, sudo(8)), not to root: their results are theirs
-/// to move and delete. Nothing to do otherwise.
-fn give_to_sudo_user(path: &Path) -> anyhow::Result<()> {
-    let id = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
-    let (Some(uid), Some(gid)) = (id("SUDO_UID"), id("SUDO_GID")) else {
-        return Ok(());
-    };
-    if !nix::unistd::geteuid().is_root() {
-        return Ok(());
-    }
-    nix::unistd::chown(
-        path,
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
-    )
-    .with_context(|| format!("giving {} to the sudo user (uid {uid})", path.display()))
 }
 
 /// Fills in ratios and overheads relative to `native` from the same run.
