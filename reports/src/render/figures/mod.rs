@@ -278,6 +278,25 @@ fn for_each_env<'p>(page: &'p Page, mut f: impl FnMut(&'p Run<'p>, &'p EnvResult
 
 /// Index of `name` in `names`, adding it at the end when new: gives phases
 /// and memory parts the same colour in every row.
+/// A row of one bar to the median with a p5–p95 whisker, in `unit`.
+pub fn median_row(label: String, gap_before: bool, s: &Stats, unit: TimeUnit, color: usize) -> Row {
+    Row {
+        label,
+        gap_before,
+        marks: vec![
+            Mark::Bar {
+                from: 0.0,
+                to: unit.of(s.median),
+                color,
+            },
+            Mark::Whisker {
+                lo: unit.of(s.p5),
+                hi: unit.of(s.p95),
+            },
+        ],
+    }
+}
+
 /// The colour of `name` in a chart whose parts have fixed names: its place
 /// in `order`, else one of the three colours after those, chosen by a hash of
 /// the name (FNV-1a). The same name gets the same colour in every report,

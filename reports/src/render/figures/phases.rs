@@ -176,21 +176,13 @@ pub fn teardown(page: &Page) -> Figure {
             return;
         };
         let s = &phase.time.stats;
-        rows.push(Row {
+        rows.push(median_row(
             label,
-            gap_before: first && page.comparing(),
-            marks: vec![
-                Mark::Bar {
-                    from: 0.0,
-                    to: unit.of(s.median),
-                    color: phase_color(TEARDOWN),
-                },
-                Mark::Whisker {
-                    lo: unit.of(s.p5),
-                    hi: unit.of(s.p95),
-                },
-            ],
-        });
+            first && page.comparing(),
+            s,
+            unit,
+            phase_color(TEARDOWN),
+        ));
         let mut row = name_cells(page, &env.name, run);
         row.extend([
             num(unit.of(s.median)),

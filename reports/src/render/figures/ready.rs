@@ -17,21 +17,13 @@ pub fn ready(page: &Page) -> Figure {
             return;
         };
         let s = &startup.ready.stats;
-        rows.push(Row {
+        rows.push(median_row(
             label,
-            gap_before: first && page.comparing(),
-            marks: vec![
-                Mark::Bar {
-                    from: 0.0,
-                    to: unit.of(s.median),
-                    color: run.color(),
-                },
-                Mark::Whisker {
-                    lo: unit.of(s.p5),
-                    hi: unit.of(s.p95),
-                },
-            ],
-        });
+            first && page.comparing(),
+            s,
+            unit,
+            run.color(),
+        ));
         let mut row = name_cells(page, &env.name, run);
         row.extend([
             s.n.to_string(),
