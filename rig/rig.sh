@@ -15,7 +15,8 @@
 #   With neither -p nor -t nor --run: the rig's own set, the tests that need
 #   what only the rig has (hardware-style KVM, a Linux guest, pure cgroup v2):
 #   bench-vm's library, guest and leak tests, harness's vm_linux tests and
-#   bench-container's cgroup_v2 tests.
+#   bench-container's cgroup_v2 tests and its cgroup v2 delegation to a
+#   normal user (rootless.rs).
 #   --run 'CMD'         also run this shell command inside, as one more test
 #   --file PATH         also copy this host file into the guest at the same
 #                       path (with its shared libraries if it is an ELF program)
@@ -74,7 +75,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ${#PACKAGES[@]} -eq 0 ] && [ ${#SELECT[@]} -eq 0 ] && [ ${#RUNS[@]} -eq 0 ]; then
-  SELECT=('bench-vm::bench_vm' 'bench-vm::guest' 'bench-vm::leaks' 'harness::harness vm_linux' 'bench-container::cgroup_v2')
+  SELECT=('bench-vm::bench_vm' 'bench-vm::guest' 'bench-vm::leaks' 'harness::harness vm_linux' 'bench-container::cgroup_v2' 'bench-container::rootless root_delegates_a_cgroup_v2_subtree_to_a_normal_user')
 fi
 for sel in "${SELECT[@]}"; do
   pkg=${sel%%::*}

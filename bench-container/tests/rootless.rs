@@ -5,6 +5,7 @@ mod common;
 
 use bench_container::{Exit, IdMap, Profile, Runtime, Spec};
 use common::*;
+use std::os::unix::process::CommandExt;
 use std::time::Duration;
 use workload::protocol::{Command, Message};
 
@@ -165,6 +166,27 @@ fn rootless_container_in_a_delegated_cgroup_v2_subtree() {
         return;
     };
     let dir = std::path::PathBuf::from(dir);
+    // Driven by root (`root_delegates_a_cgroup_v2_subtree_to_a_normal_user`),
+    // this process is moved into the subtree just after it started: wait
+    // for that, as a process started by systemd inside its unit would be.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // Inside: some ancestor of our cgroup path (0::/a/b/c) is the end of `dir`.
+    let inside = || {
+        let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let rel = cg
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .unwrap_or("/")
+            .to_owned();
+        std::path::Path::new(rel.trim_start_matches('/'))
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .any(|a| dir.ends_with(a))
+    };
+    while !inside() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(inside(), "this process is inside {}", dir.display());
     let rt = Runtime::rootless(IdMap::detect(), Some(bench_container::Layout::v2(&dir)))
         .expect("a rootless runtime in the delegated subtree");
     let runtime_dir = rt.cgroup_dirs()[0].clone();
@@ -186,4 +208,91 @@ fn rootless_container_in_a_delegated_cgroup_v2_subtree() {
     assert!(!cg.exists(), "{} removed", cg.display());
     drop(rt);
     assert!(!runtime_dir.exists(), "{} removed", runtime_dir.display());
+}
+
+/// Delegation as systemd does it, driven by root (in the rig, where cgroup
+/// v2 has every controller; `rig/rig.sh` runs it): root makes a subtree
+/// under `vmvc/`, turns on the memory and pids controllers down to it,
+/// chowns the subtree's directory and its `cgroup.procs`,
+/// `cgroup.subtree_control` and `cgroup.threads` to a normal user
+/// (cgroup-v2.rst, "Delegation Containment"), moves a process of that user
+/// into it, and the user's rootless runtime then runs a container there
+/// ([`rootless_container_in_a_delegated_cgroup_v2_subtree`], re-run as uid
+/// 65534 with `VMVC_DELEGATED_CGROUP` set). Needs root and a cgroup v2
+/// hierarchy with the memory and pids controllers: elsewhere it skips
+/// loudly, or fails under `VMVC_REQUIRE_CGROUP2=1` (the rig).
+#[test]
+fn root_delegates_a_cgroup_v2_subtree_to_a_normal_user() {
+    let test = "root_delegates_a_cgroup_v2_subtree_to_a_normal_user";
+    let v2 = std::path::Path::new("/sys/fs/cgroup");
+    let controllers = std::fs::read_to_string(v2.join("cgroup.controllers")).unwrap_or_default();
+    let ok = bench_container::is_root()
+        && controllers.split_whitespace().any(|c| c == "memory")
+        && controllers.split_whitespace().any(|c| c == "pids");
+    if !ok {
+        if std::env::var("VMVC_REQUIRE_CGROUP2").as_deref() == Ok("1") {
+            panic!("{test}: needs root and cgroup v2 with memory and pids at /sys/fs/cgroup");
+        }
+        eprintln!("\n*** SKIP {test}: needs root and a cgroup v2 hierarchy with memory and pids (the rig has one) ***\n");
+        return;
+    }
+    const USER: u32 = 65534;
+    let enable = |dir: &std::path::Path| {
+        std::fs::write(dir.join("cgroup.subtree_control"), "+memory +pids")
+            .unwrap_or_else(|e| panic!("enabling controllers below {}: {e}", dir.display()))
+    };
+    let parent = v2.join("vmvc");
+    let _ = std::fs::create_dir(&parent);
+    enable(v2);
+    enable(&parent);
+    let deleg = parent.join(format!("delegated-{}", std::process::id()));
+    let leaf = deleg.join("launcher");
+    std::fs::create_dir(&deleg).expect("the delegated subtree");
+    std::fs::create_dir(&leaf).expect("the launcher's leaf");
+    let tmp = std::env::temp_dir().join(format!("vmvc-delegation-{}", std::process::id()));
+    std::fs::create_dir(&tmp).expect("a temp dir for the user");
+    let owned = [
+        deleg.clone(),
+        deleg.join("cgroup.procs"),
+        deleg.join("cgroup.subtree_control"),
+        deleg.join("cgroup.threads"),
+        leaf.clone(),
+        leaf.join("cgroup.procs"),
+        tmp.clone(),
+    ];
+    for p in &owned {
+        std::os::unix::fs::chown(p, Some(USER), Some(USER))
+            .unwrap_or_else(|e| panic!("chown {}: {e}", p.display()));
+    }
+    // The same test binary, as the user, runs the delegation test; it
+    // waits until root has moved it into the leaf (no process may sit in a
+    // cgroup whose controllers pass down, so it starts in a leaf).
+    let mut child = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "rootless_container_in_a_delegated_cgroup_v2_subtree",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("VMVC_DELEGATED_CGROUP", &deleg)
+        .env("VMVC_REQUIRE_DELEGATION", "1")
+        .env("VMVC_REQUIRE_ROOTLESS", "1")
+        .env("TMPDIR", &tmp)
+        .env("HOME", &tmp)
+        .uid(USER)
+        .gid(USER)
+        .spawn()
+        .expect("the test binary, as the user");
+    std::fs::write(leaf.join("cgroup.procs"), child.id().to_string())
+        .expect("moving the user's process into the delegated leaf");
+    let status = child.wait().expect("the user's test ends");
+    // Clean up: the user's test removed what it made; the leaf and the
+    // subtree are empty now.
+    let _ = std::fs::remove_dir(&leaf);
+    let _ = std::fs::remove_dir(&deleg);
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(
+        status.success(),
+        "the delegation test as uid {USER}: {status}"
+    );
+    assert!(!deleg.exists(), "{} removed", deleg.display());
 }
