@@ -70,7 +70,7 @@ fn a_command_in_a_container_shell_sees_the_host_kernel_and_leaves_nothing() {
             "container",
             "--quiet",
             "--",
-            "uname -r; echo pid=$$; hostname; exit 7",
+            "uname -r; echo pid=$$; hostname; echo x > /dev/null && cat /dev/null && echo dev; exit 7",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -83,7 +83,7 @@ fn a_command_in_a_container_shell_sees_the_host_kernel_and_leaves_nothing() {
     let host = nix::sys::utsname::uname().expect("uname");
     let release = host.release().to_string_lossy();
     let lines: Vec<&str> = said.lines().collect();
-    assert_eq!(lines, [release.as_ref(), "pid=1", "vmvc-full"]);
+    assert_eq!(lines, [release.as_ref(), "pid=1", "vmvc-full", "dev"]);
     assert_eq!(
         leftovers_of(pid),
         Vec::<String>::new(),
