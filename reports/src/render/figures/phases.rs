@@ -13,22 +13,31 @@ use super::*;
 /// Every phase name our environments report, in the order they happen. A
 /// phase's colour is its place here, so it is the same in every report;
 /// names not listed get one of the colours after these, by name.
-const PHASE_ORDER: [&str; 17] = [
+const PHASE_ORDER: [&str; 26] = [
     "fork_exec",
     "spawn",
     "spawn_vmm",
+    "vmm_start",
+    "firmware",
     "cgroup_create",
     "clone",
+    "userns_map",
     "rootfs_setup",
     "exec",
+    "zygote_fork",
     "kvm_open",
     "create_vm",
     "guest_memory",
+    "map_snapshot",
     "load_image",
     "vcpu_setup",
+    "vcpu_reset",
+    "vcpu_restore",
     "vm_launch",
+    "entry_code",
     "guest_boot",
     "kernel_boot",
+    "resume",
     "workload_start",
     "teardown",
 ];
