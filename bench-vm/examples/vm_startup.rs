@@ -1,5 +1,5 @@
 //! Prints the launch phases of the bare VM, medians over many launches:
-//! `cargo run --release -p bench-vm --example startup [RAM_MIB] [N]`.
+//! `cargo run --release -p bench-vm --example vm_startup [RAM_MIB] [N]`.
 use bench_vm::{BareVm, Config, PHASES};
 use std::time::Instant;
 
