@@ -7,9 +7,9 @@
 //! inserted and deleted bytes) as well as trying plain random bytes; the
 //! round trips encode -> decode hold for every message and command.
 //!
-//! Cases per property: 2,000 in the normal `cargo test`; set
+//! Cases per property: 5,000 in the normal `cargo test`; set
 //! `VMVC_FUZZ_CASES` for a long run (docs/fuzzing.md). Inputs that once
-//! found a bug are kept in `proptest-regressions/` beside this file and
+//! found a bug are kept in `tests/proptest-regressions/fuzz_protocol/` and
 //! replayed first on every run.
 
 mod fuzz_support;
@@ -19,7 +19,7 @@ use proptest::prelude::*;
 use workload::protocol::{payload_len, tag, Command, Decoder, Message, ProtocolError, MAX_LEN};
 
 /// Cases per property in a normal `cargo test` (each takes microseconds).
-const CASES: u32 = 2000;
+const CASES: u32 = 5000;
 
 fn any_message() -> impl Strategy<Value = Message> {
     prop_oneof![

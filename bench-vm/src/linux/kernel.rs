@@ -96,7 +96,12 @@ pub fn load(mem: &GuestMemoryMmap, kernel: &KernelImage) -> Result<LoadedKernel,
             let info = BzImage::parse(bytes).map_err(LayoutError::load(kind))?;
             let kernel_end = r
                 .kernel_end
-                .max(info.header.pref_address + u64::from(info.header.init_size));
+                // Saturating: both fields come from the file.
+                .max(
+                    info.header
+                        .pref_address
+                        .saturating_add(u64::from(info.header.init_size)),
+                );
             Ok(LoadedKernel {
                 // The 64-bit entry point is 0x200 past the start of the
                 // protected-mode code (boot.rst, "64-bit BOOT PROTOCOL").

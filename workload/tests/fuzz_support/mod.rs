@@ -5,8 +5,8 @@
 //! proptest on stable Rust stands in for a coverage-guided fuzzer
 //! (cargo-fuzz needs nightly): it draws inputs from strategies, here mostly
 //! valid inputs with a few mutations applied, and shrinks a failing one to
-//! a small case. A failure is written to `tests/proptest-regressions/<file>.txt`
-//! of the crate, committed, and replayed first on every later run:
+//! a small case. A failure is written to
+//! `tests/proptest-regressions/<test file>/<target>.txt` of the crate, committed, and replayed first on every later run:
 //! that directory is the corpus of inputs that once found a bug.
 //!
 //! The other crates' fuzz tests include this file by path
@@ -27,15 +27,16 @@ pub fn cases(default: u32) -> u32 {
         .unwrap_or(default)
 }
 
-/// Where the regressions of test file `source` (a `file!()`) live:
-/// `<crate>/tests/proptest-regressions/<file stem>.txt`.
-fn regressions_file(source: &str) -> &'static str {
+/// Where the regressions of target `name` of test file `source` (a
+/// `file!()`) live: `<crate>/tests/proptest-regressions/<file stem>/<name>.txt`
+/// (one file per target: a seed replays the same input only in its own).
+fn regressions_file(source: &str, name: &str) -> &'static str {
     let stem = std::path::Path::new(source)
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("fuzz");
     let path = format!(
-        "{}/tests/proptest-regressions/{stem}.txt",
+        "{}/tests/proptest-regressions/{stem}/{name}.txt",
         env!("CARGO_MANIFEST_DIR")
     );
     // proptest wants a &'static str; one small string per target and run.
@@ -57,7 +58,7 @@ pub fn fuzz<S: Strategy>(
         cases: cases(default),
         source_file: Some(source),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            regressions_file(source),
+            regressions_file(source, name),
         ))),
         // Long runs: do not give up on inputs that the strategy filters.
         max_global_rejects: 1 << 20,
