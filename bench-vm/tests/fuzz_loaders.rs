@@ -109,11 +109,39 @@ fn kernel_loader_never_panics() {
         let base = if use_bz { &bz } else { &vmlinux };
         if let Ok(k) = KernelImage::from_bytes(mutated(base.clone(), &ms)) {
             if let Ok(loaded) = kernel::load(ram.mem(), &k) {
-                prop_assert!(loaded.entry < u64::MAX);
+                prop_assert!(
+                    loaded.entry < RAM,
+                    "entry {:#x} outside guest RAM",
+                    loaded.entry
+                );
             }
         }
         Ok(())
     });
+}
+
+/// The checks the fuzzer led to still let a real kernel through: the
+/// distribution's vmlinux in vmvc's cache, when `vmvc kernel fetch` put one there.
+#[test]
+fn the_cached_debian_vmlinux_still_loads() {
+    let cache = std::env::var_os("HOME")
+        .map(|h| std::path::PathBuf::from(h).join(".cache/vmvc/kernel"))
+        .and_then(|d| std::fs::read_dir(d).ok());
+    let Some(vmlinux) = cache
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("vmlinux"))
+        .find(|p| p.is_file())
+    else {
+        eprintln!("SKIPPED the_cached_debian_vmlinux_still_loads: no vmlinux in ~/.cache/vmvc/kernel");
+        return;
+    };
+    let bytes = std::fs::read(&vmlinux).expect("reading the cached vmlinux");
+    let ram = GuestRam::new(256 << 20).expect("256 MiB of address space");
+    let k = KernelImage::from_bytes(bytes).expect("a vmlinux");
+    let loaded = kernel::load(ram.mem(), &k).expect("the real kernel loads");
+    assert!(loaded.entry >= 1 << 20 && loaded.entry < loaded.kernel_end);
 }
 
 #[test]

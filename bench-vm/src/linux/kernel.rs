@@ -112,6 +112,19 @@ pub fn load(mem: &GuestMemoryMmap, kernel: &KernelImage) -> Result<LoadedKernel,
         }
         KernelImage::Vmlinux(bytes) => {
             let r = load_with::<linux_loader::loader::Elf>(mem, bytes, "vmlinux")?;
+            // linux-loader takes e_entry as it is; one outside what it loaded
+            // would start the vCPU in empty or unmapped memory (found by
+            // bench-vm/tests/fuzz_loaders.rs).
+            if !(HIMEM_START..r.kernel_end).contains(&r.kernel_load.0) {
+                return Err(LayoutError::Load {
+                    kind: "vmlinux",
+                    detail: format!(
+                        "its entry point {:#x} is outside the loaded kernel [{HIMEM_START:#x}, {:#x}): \
+                         a corrupt or foreign ELF file",
+                        r.kernel_load.0, r.kernel_end
+                    ),
+                });
+            }
             Ok(LoadedKernel {
                 entry: r.kernel_load.0,
                 kernel_end: r.kernel_end,
