@@ -134,7 +134,9 @@ fn the_cached_debian_vmlinux_still_loads() {
         .map(|e| e.path().join("vmlinux"))
         .find(|p| p.is_file())
     else {
-        eprintln!("SKIPPED the_cached_debian_vmlinux_still_loads: no vmlinux in ~/.cache/vmvc/kernel");
+        eprintln!(
+            "SKIPPED the_cached_debian_vmlinux_still_loads: no vmlinux in ~/.cache/vmvc/kernel"
+        );
         return;
     };
     let bytes = std::fs::read(&vmlinux).expect("reading the cached vmlinux");
