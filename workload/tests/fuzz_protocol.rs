@@ -103,21 +103,24 @@ fn commands_round_trip() {
 
 #[test]
 fn mutated_message_streams_never_panic() {
-    let input = (
-        proptest::collection::vec(any_message(), 1..6),
-        mutations(6),
+    let input = (proptest::collection::vec(any_message(), 1..6), mutations(6));
+    fuzz(
+        "mutated_message_streams",
+        file!(),
+        CASES,
+        input,
+        |(ms, muts)| {
+            let valid: Vec<u8> = ms
+                .iter()
+                .flat_map(|m| m.encode().as_bytes().to_vec())
+                .collect();
+            let bytes = mutated(valid, &muts);
+            let out = decode_stream(&bytes);
+            // At most one message per byte; never a panic.
+            prop_assert!(out.iter().filter(|r| matches!(r, Ok(Some(_)))).count() <= bytes.len());
+            Ok(())
+        },
     );
-    fuzz("mutated_message_streams", file!(), CASES, input, |(ms, muts)| {
-        let valid: Vec<u8> = ms
-            .iter()
-            .flat_map(|m| m.encode().as_bytes().to_vec())
-            .collect();
-        let bytes = mutated(valid, &muts);
-        let out = decode_stream(&bytes);
-        // At most one message per byte; never a panic.
-        prop_assert!(out.iter().filter(|r| matches!(r, Ok(Some(_)))).count() <= bytes.len());
-        Ok(())
-    });
 }
 
 #[test]
@@ -135,16 +138,22 @@ fn decode_with_any_payload_is_typed() {
         any::<u8>(),
         proptest::collection::vec(any::<u8>(), 0..2 * MAX_LEN),
     );
-    fuzz("decode_any_payload", file!(), CASES, input, |(t, payload)| {
-        let m = Message::decode(t, &payload);
-        let c = Command::decode(t, &payload);
-        // A payload of the wrong length is never decoded as something.
-        if payload_len(t) != Some(payload.len()) {
-            prop_assert!(m.is_err() && c.is_err(), "{:?} {:?}", m, c);
-        }
-        if t == tag::READY {
-            prop_assert!(c.is_err(), "READY is no command");
-        }
-        Ok(())
-    });
+    fuzz(
+        "decode_any_payload",
+        file!(),
+        CASES,
+        input,
+        |(t, payload)| {
+            let m = Message::decode(t, &payload);
+            let c = Command::decode(t, &payload);
+            // A payload of the wrong length is never decoded as something.
+            if payload_len(t) != Some(payload.len()) {
+                prop_assert!(m.is_err() && c.is_err(), "{:?} {:?}", m, c);
+            }
+            if t == tag::READY {
+                prop_assert!(c.is_err(), "READY is no command");
+            }
+            Ok(())
+        },
+    );
 }

@@ -20,7 +20,11 @@ pub enum ProtocolError {
     UnknownWorkload(u8),
     /// A payload of the wrong length for its tag was handed to `decode`
     /// (a caller's mistake, or a truncated frame: refused, never read past).
-    Length { tag: u8, got: usize, expected: usize },
+    Length {
+        tag: u8,
+        got: usize,
+        expected: usize,
+    },
 }
 
 impl core::fmt::Display for ProtocolError {

@@ -57,9 +57,9 @@ pub fn fuzz<S: Strategy>(
     let config = Config {
         cases: cases(default),
         source_file: Some(source),
-        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
-            regressions_file(source, name),
-        ))),
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(regressions_file(
+            source, name,
+        )))),
         // Long runs: do not give up on inputs that the strategy filters.
         max_global_rejects: 1 << 20,
         ..Config::default()
