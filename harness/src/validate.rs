@@ -1,9 +1,11 @@
-//! Checking what the user typed, before anything runs: `vmvc run`'s paths,
-//! CPUs and kernel arguments are refused up front, each with the input
-//! named and the fix, instead of minutes later, or never (a `--kernel` for
-//! an environment this host skips was never read), or after the output
-//! folder was made. docs/bad-input.md lists every kind of bad input and
-//! what it gets; `harness/tests/bad_input.rs` tries each on the real binary.
+//! Checking what the user typed, before anything runs.
+//!
+//! `vmvc run`'s paths, CPUs and kernel arguments are refused up front, each
+//! with the input named and the fix: not minutes later, not never (a
+//! `--kernel` for an environment this host skips was never read), and not
+//! after the output folder was made (which a failed run then left empty).
+//! docs/bad-input.md lists every kind of bad input and what it gets;
+//! `harness/tests/bad_input.rs` tries each on the real binary.
 
 use anyhow::{bail, Context};
 use std::os::unix::fs::PermissionsExt;
@@ -71,8 +73,11 @@ pub fn kernel(path: &Path) -> anyhow::Result<()> {
             meta.len()
         );
     }
-    crate::kernel::locate(Some(path)).with_context(|| format!("--kernel: {fix}"))?;
-    Ok(())
+    match crate::kernel::locate(Some(path)) {
+        Ok(_) => Ok(()),
+        // One sentence: what is wrong with the file, then the fix.
+        Err(e) => bail!("--kernel: {e}; {fix}"),
+    }
 }
 
 /// `--kernel-cmdline ARGS`: fits the boot protocol's command line.
