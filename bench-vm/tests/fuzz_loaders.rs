@@ -313,3 +313,26 @@ fn protocol_uart_never_panics_and_carries_messages() {
         Ok(())
     });
 }
+
+/// The inputs the fuzzer found, as plain tests: they hold even if a change
+/// of the strategies makes the saved seeds draw other inputs.
+#[test]
+fn found_by_fuzzing() {
+    use fuzz_support::Mutation::{FlipBit, Huge};
+    let ram = GuestRam::new(RAM).expect("64 MiB of address space");
+    // e_entry (at 24) made 0xffff_ffff / u64::MAX: outside the loaded image.
+    let bare = mutated(elf(), &[Huge(20, u64::MAX)]);
+    assert!(bare::load(&ram, Image::Elf(&bare)).is_err());
+    let vmlinux = mutated(elf(), &[Huge(24, u64::MAX)]);
+    let k = KernelImage::from_bytes(vmlinux).expect("still an x86-64 ELF");
+    assert!(kernel::load(ram.mem(), &k).is_err());
+    // A program header's memsz made huge: the kernel would end beyond RAM.
+    let vmlinux = mutated(elf(), &[Huge(160, u64::from(u32::MAX)), FlipBit(27, 2)]);
+    let k = KernelImage::from_bytes(vmlinux).expect("still an x86-64 ELF");
+    assert!(kernel::load(ram.mem(), &k).is_err());
+    // An entry named like the end marker.
+    let mut fs = Initramfs::new();
+    fs.dir("TRAILER!!!", 0);
+    let e = fs.to_cpio().expect_err("refused");
+    assert!(e.to_string().contains("end of a cpio archive"), "{e}");
+}

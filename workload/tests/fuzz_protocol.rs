@@ -157,3 +157,21 @@ fn decode_with_any_payload_is_typed() {
         },
     );
 }
+
+/// The inputs the fuzzer found, as plain tests: they hold even if a change
+/// of the strategies makes the saved seeds draw other inputs.
+#[test]
+fn found_by_fuzzing_wrong_payload_lengths_are_refused() {
+    assert_eq!(
+        Command::decode(tag::RUN, &[]),
+        Err(ProtocolError::Length {
+            tag: tag::RUN,
+            got: 0,
+            expected: 17
+        })
+    );
+    assert!(matches!(
+        Message::decode(tag::HELD, &[0; 9]),
+        Err(ProtocolError::Length { got: 9, .. })
+    ));
+}
