@@ -554,5 +554,9 @@ fn odd_but_valid_results_are_rendered_whole() {
         );
         let page = std::fs::read_to_string(&html).expect("the report was written");
         assert!(page.trim_end().ends_with("</html>"), "{name}: a whole page");
+        // Renamed into place from a temporary file, readable by all as before.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&html).map(|m| m.permissions().mode() & 0o777);
+        assert_eq!(mode.ok(), Some(0o644), "{name}: the report's mode");
     }
 }
