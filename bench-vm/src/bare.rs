@@ -379,7 +379,7 @@ impl BareVm {
 }
 
 /// Copies the image into guest RAM; returns the entry point.
-pub(crate) fn load(ram: &GuestRam, image: Image<'_>) -> Result<u64> {
+pub fn load(ram: &GuestRam, image: Image<'_>) -> Result<u64> {
     match image {
         Image::Flat(code) => {
             if IMAGE_BASE + code.len() as u64 > SCRATCH_BASE {
@@ -401,7 +401,18 @@ pub(crate) fn load(ram: &GuestRam, image: Image<'_>) -> Result<u64> {
                     r.kernel_end
                 )));
             }
-            Ok(r.kernel_load.0)
+            // linux-loader takes e_entry as it is; one outside what was
+            // loaded would start the vCPU in empty or unmapped memory
+            // (found by bench-vm/tests/fuzz_loaders.rs).
+            let entry = r.kernel_load.0;
+            if !(IMAGE_BASE..r.kernel_end).contains(&entry) {
+                return Err(Error::Image(format!(
+                    "the ELF entry point {entry:#x} is outside the loaded image \
+                     [{IMAGE_BASE:#x}, {:#x}): a corrupt or foreign ELF file",
+                    r.kernel_end
+                )));
+            }
+            Ok(entry)
         }
     }
 }

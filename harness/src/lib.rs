@@ -22,4 +22,5 @@ pub mod shell;
 pub mod stats;
 pub mod table;
 pub mod trace;
+pub mod validate;
 pub mod workload_exe;

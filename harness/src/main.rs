@@ -43,7 +43,7 @@ enum Cmd {
         /// `1` or `0-1` [default: the last CPU this process may use, so that
         /// round trips between launcher and workload never depend on where the
         /// scheduler put them]. Recorded in the results.
-        #[arg(long, value_name = "CPUS", value_parser = |s: &str| harness::run::parse_cpu_list(s).map(CpuList))]
+        #[arg(long, value_name = "CPUS", allow_negative_numbers = true, value_parser = |s: &str| harness::run::parse_cpu_list(s).map(CpuList))]
         pin: Option<CpuList>,
         /// Do not pin: let the scheduler place everything.
         #[arg(long, conflicts_with = "pin")]
@@ -206,6 +206,16 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             firecracker,
             cloud_hypervisor,
         } => {
+            harness::validate::run_inputs(&harness::validate::RunInputs {
+                kernel: kernel.as_deref(),
+                kernel_cmdline: kernel_cmdline.as_deref(),
+                pin: pin.as_ref().map(|p| p.0.as_slice()),
+                out: out.as_deref(),
+                peers: &[
+                    ("--firecracker", firecracker.as_deref()),
+                    ("--cloud-hypervisor", cloud_hypervisor.as_deref()),
+                ],
+            })?;
             let opts = harness::run::RunOptions {
                 envs: env,
                 quick,
@@ -251,8 +261,13 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
                     .parent()
                     .map_or_else(|| PathBuf::from("report.html"), |d| d.join("report.html"))
             });
-            std::fs::write(&out, reports::render_html(&runs))
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            harness::output::write_atomic(&out, reports::render_html(&runs).as_bytes())
+                .with_context(|| {
+                    format!(
+                        "cannot write the report {}; give -o a file path in a writable folder",
+                        out.display()
+                    )
+                })?;
             println!("report: {}", out.display());
             Ok(0)
         }

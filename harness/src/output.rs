@@ -10,8 +10,12 @@ use std::path::{Path, PathBuf};
 pub fn prepare_out_dir(dir: &Path) -> anyhow::Result<()> {
     // The folders this creates, outermost first, to hand to the sudo user.
     let new: Vec<&Path> = dir.ancestors().take_while(|a| !a.exists()).collect();
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output folder {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot create output folder {}; give --out a folder you can write",
+            dir.display()
+        )
+    })?;
     for d in new.iter().rev() {
         give_to_sudo_user(d)?;
     }
@@ -27,12 +31,37 @@ pub fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<(PathBuf, 
     let json = dir.join("results.json");
     let html = dir.join("report.html");
     let text = serde_json::to_string_pretty(results).context("serializing results")?;
-    std::fs::write(&json, text).with_context(|| format!("writing {}", json.display()))?;
-    std::fs::write(&html, reports::render_html(std::slice::from_ref(results)))
-        .with_context(|| format!("writing {}", html.display()))?;
+    write_atomic(&json, text.as_bytes()).with_context(|| format!("writing {}", json.display()))?;
+    let page = reports::render_html(std::slice::from_ref(results));
+    write_atomic(&html, page.as_bytes()).with_context(|| format!("writing {}", html.display()))?;
     give_to_sudo_user(&json)?;
     give_to_sudo_user(&html)?;
     Ok((json, html))
+}
+
+/// Writes `path` whole or not at all: into a temporary file beside it,
+/// then renamed over it (rename(2) is atomic within a file system), so a
+/// crash, a full disk or a bad path never leaves half a file behind; the
+/// temporary file is removed on error.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".vmvc-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    // tempfile makes its files 0600; results are for everyone to read, as
+    // a file written in place (0666 less the usual umask 022) would be.
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Under `sudo vmvc ...`, files we create belong to the user who ran sudo

@@ -324,10 +324,16 @@ pub fn default_pin() -> Option<Vec<usize>> {
         .map(|c| vec![c])
 }
 
+/// CPUs a `cpu_set_t` holds (`CPU_SETSIZE`, sched_setaffinity(2)).
+const MAX_CPUS: usize = 1024;
+
 /// Parses a CPU list like `0`, `0,2` or `0-3`.
 pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
     let mut out = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if part.starts_with('-') {
+            return Err(format!("{part:?}: CPU numbers are 0 or more"));
+        }
         let num = |t: &str| {
             t.trim()
                 .parse::<usize>()
@@ -336,12 +342,26 @@ pub fn parse_cpu_list(s: &str) -> Result<Vec<usize>, String> {
         match part.split_once('-') {
             Some((a, b)) => {
                 let (a, b) = (num(a)?, num(b)?);
+                // Bounded before the range is expanded (a huge range once
+                // made vmvc try to allocate 800 GB): no kernel has more.
+                if b >= MAX_CPUS {
+                    return Err(format!(
+                        "CPU {b} is beyond the {MAX_CPUS} CPUs a CPU set holds"
+                    ));
+                }
                 if a > b {
                     return Err(format!("empty CPU range {part:?}"));
                 }
                 out.extend(a..=b);
             }
-            None => out.push(num(part)?),
+            None => match num(part)? {
+                c if c >= MAX_CPUS => {
+                    return Err(format!(
+                        "CPU {c} is beyond the {MAX_CPUS} CPUs a CPU set holds"
+                    ))
+                }
+                c => out.push(c),
+            },
         }
     }
     if out.is_empty() {
@@ -363,6 +383,8 @@ mod tests {
         assert!(parse_cpu_list("3-1").is_err());
         assert!(parse_cpu_list("x").is_err());
         assert!(parse_cpu_list("").is_err());
+        assert!(parse_cpu_list("0-99999999999").is_err());
+        assert!(parse_cpu_list("1024").is_err());
     }
 
     #[test]

@@ -138,7 +138,7 @@ fn unwritable_output_folder_is_refused_before_measuring() {
     std::fs::write(&file, b"x").unwrap();
     let target = file.join("sub");
     let o = quick_native_run(&target);
-    fails_saying(&o, 1, &["cannot create output folder"]);
+    fails_saying(&o, 1, &["is a file, not a folder"]);
 }
 
 #[test]

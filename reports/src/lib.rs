@@ -20,11 +20,17 @@ use std::path::{Path, PathBuf};
 /// Errors reading a results file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot read results file {path}: {source}")]
+    #[error(
+        "cannot read results file {path}: {source} (give the results.json that `vmvc run` printed)"
+    )]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{path} is not a vmvc results file: {why} (give the results.json that `vmvc run` printed)"
+    )]
+    NotAFile { path: PathBuf, why: String },
     #[error(
         "{path} is not a vmvc results file (expected the JSON written by `vmvc run`): {source}"
     )]
@@ -45,12 +51,37 @@ pub enum ReportError {
 
 /// Reads and validates one `results.json`.
 pub fn load(path: &Path) -> Result<Results, ReportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
+    let read = |source| ReportError::Read {
         path: path.to_owned(),
         source,
+    };
+    let not = |why: String| ReportError::NotAFile {
+        path: path.to_owned(),
+        why,
+    };
+    // A directory, /dev/zero or a pipe would fail late or never end.
+    let meta = std::fs::metadata(path).map_err(read)?;
+    if !meta.is_file() {
+        return Err(not("it is a directory or a device, not a file".into()));
+    }
+    if meta.len() > MAX_RESULTS_FILE {
+        return Err(not(format!(
+            "it is {} bytes, more than any run writes",
+            meta.len()
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(read)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        not(format!(
+            "it is not text (invalid UTF-8 at byte {})",
+            e.utf8_error().valid_up_to()
+        ))
     })?;
     parse(&text, path)
 }
+
+/// Larger than any results file a run writes (a full run's is ~1 MB).
+pub const MAX_RESULTS_FILE: u64 = 256 << 20;
 
 /// Parses results text; `path` only names the source in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Results, ReportError> {

@@ -46,15 +46,20 @@ impl BzImage<'_> {
         // Every format but gzip has the size appended after the stream.
         let stream = &payload[..payload.len() - 4];
         let mut out = Vec::with_capacity(expected);
+        // Never more than the trailer promised (+1 to see that it lied): a
+        // corrupt stream must not make the host unpack gigabytes.
+        let limit = expected as u64 + 1;
         let result = match compression {
-            Compression::Xz => {
-                xz4rust::XzReader::new(std::io::Cursor::new(stream.to_vec())).read_to_end(&mut out)
-            }
+            Compression::Xz => xz4rust::XzReader::new(std::io::Cursor::new(stream.to_vec()))
+                .take(limit)
+                .read_to_end(&mut out),
             Compression::Zstd => match ruzstd::decoding::StreamingDecoder::new(stream) {
-                Ok(mut d) => d.read_to_end(&mut out),
+                Ok(d) => d.take(limit).read_to_end(&mut out),
                 Err(e) => Err(std::io::Error::other(e.to_string())),
             },
-            Compression::Gzip => flate2::read::GzDecoder::new(payload).read_to_end(&mut out),
+            Compression::Gzip => flate2::read::GzDecoder::new(payload)
+                .take(limit)
+                .read_to_end(&mut out),
             Compression::None => {
                 out.extend_from_slice(stream);
                 Ok(out.len())

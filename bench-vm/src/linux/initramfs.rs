@@ -17,6 +17,16 @@
 //! and stderr; without it: "Warning: unable to open an initial console"),
 //! `/dev/null`, and `/proc` for the workload to mount.
 
+/// Why an archive cannot be written: an entry that a cpio reader (the
+/// kernel's `init/initramfs.c`) would read back as something else.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CpioError {
+    #[error("initramfs entry {name:?}: {why}")]
+    BadName { name: String, why: &'static str },
+    #[error("initramfs entry {name:?} is {len} bytes; a newc header holds sizes below 4 GiB")]
+    TooLarge { name: String, len: usize },
+}
+
 /// One entry of the archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -87,7 +97,34 @@ impl Initramfs {
 
     /// The archive, uncompressed (the kernel would also take gzip etc., but
     /// decompressing costs the guest time and our archive is small).
-    pub fn to_cpio(&self) -> Vec<u8> {
+    /// Refuses what newc cannot carry faithfully: an empty name, a NUL in a
+    /// name (it ends the name), the end marker `TRAILER!!!` as a name (it
+    /// ends the archive), a file of 4 GiB or more (the size field is 32-bit).
+    /// The fuzz test `tests/fuzz_loaders.rs` found the first three written
+    /// silently, read back as a different archive.
+    pub fn to_cpio(&self) -> Result<Vec<u8>, CpioError> {
+        for e in &self.entries {
+            let bad = |why| CpioError::BadName {
+                name: e.name.clone(),
+                why,
+            };
+            if e.name.is_empty() {
+                return Err(bad("an empty name (or only slashes)"));
+            }
+            if e.name.contains('\0') {
+                return Err(bad("a NUL byte in the name would end it"));
+            }
+            if e.name == "TRAILER!!!" {
+                return Err(bad("the name marks the end of a cpio archive"));
+            }
+            let len = e.data.len().max(e.name.len() + 1);
+            if u32::try_from(len).is_err() {
+                return Err(CpioError::TooLarge {
+                    name: e.name.chars().take(64).collect(),
+                    len,
+                });
+            }
+        }
         let mut out = Vec::with_capacity(
             self.entries
                 .iter()
@@ -108,7 +145,7 @@ impl Initramfs {
             );
         }
         write_entry(&mut out, 0, 0, 1, (0, 0), "TRAILER!!!", &[]);
-        out
+        Ok(out)
     }
 }
 
@@ -205,7 +242,7 @@ mod tests {
     #[test]
     fn vm_linux_initramfs_has_init_and_console() {
         let init = b"\x7fELF pretend".to_vec();
-        let cpio = Initramfs::for_init(&init).to_cpio();
+        let cpio = Initramfs::for_init(&init).to_cpio().unwrap();
         assert_eq!(cpio.len() % 4, 0);
         let entries = parse_cpio(&cpio).expect("our own archive parses");
         let get = |n: &str| {
@@ -230,7 +267,7 @@ mod tests {
     fn header_layout_is_newc() {
         let mut fs = Initramfs::new();
         fs.file("a", 0o644, b"xyz".to_vec());
-        let cpio = fs.to_cpio();
+        let cpio = fs.to_cpio().unwrap();
         assert_eq!(&cpio[..6], b"070701");
         // namesize of "a" is 2, filesize 3.
         assert_eq!(&cpio[6 + 11 * 8..6 + 12 * 8], b"00000002");

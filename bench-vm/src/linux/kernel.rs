@@ -19,7 +19,7 @@ use super::bzimage::{self, BzImage, Compression, KernelImageError};
 use super::layout::{LayoutError, HIMEM_START};
 use linux_loader::loader::bootparam::setup_header;
 use linux_loader::loader::{KernelLoader, KernelLoaderResult};
-use vm_memory::{GuestAddress, GuestMemoryMmap};
+use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
 /// A kernel to boot, recognised by its first bytes.
 #[derive(Debug, Clone)]
@@ -96,7 +96,12 @@ pub fn load(mem: &GuestMemoryMmap, kernel: &KernelImage) -> Result<LoadedKernel,
             let info = BzImage::parse(bytes).map_err(LayoutError::load(kind))?;
             let kernel_end = r
                 .kernel_end
-                .max(info.header.pref_address + u64::from(info.header.init_size));
+                // Saturating: both fields come from the file.
+                .max(
+                    info.header
+                        .pref_address
+                        .saturating_add(u64::from(info.header.init_size)),
+                );
             Ok(LoadedKernel {
                 // The 64-bit entry point is 0x200 past the start of the
                 // protected-mode code (boot.rst, "64-bit BOOT PROTOCOL").
@@ -107,6 +112,33 @@ pub fn load(mem: &GuestMemoryMmap, kernel: &KernelImage) -> Result<LoadedKernel,
         }
         KernelImage::Vmlinux(bytes) => {
             let r = load_with::<linux_loader::loader::Elf>(mem, bytes, "vmlinux")?;
+            // linux-loader takes e_entry as it is; one outside what it loaded
+            // would start the vCPU in empty or unmapped memory (found by
+            // bench-vm/tests/fuzz_loaders.rs).
+            // Nor does it check that memsz fits in guest RAM (the zeroed
+            // tail is not written): a kernel that ends beyond RAM would
+            // overwrite, and run from, memory that is not there.
+            let last = GuestAddress(r.kernel_end.saturating_sub(1));
+            if !mem.address_in_range(last) {
+                return Err(LayoutError::Load {
+                    kind: "vmlinux",
+                    detail: format!(
+                        "it needs memory up to {:#x}, beyond guest RAM: \
+                         give the VM more memory, or the ELF file is corrupt",
+                        r.kernel_end
+                    ),
+                });
+            }
+            if !(HIMEM_START..r.kernel_end).contains(&r.kernel_load.0) {
+                return Err(LayoutError::Load {
+                    kind: "vmlinux",
+                    detail: format!(
+                        "its entry point {:#x} is outside the loaded kernel [{HIMEM_START:#x}, {:#x}): \
+                         a corrupt or foreign ELF file",
+                        r.kernel_load.0, r.kernel_end
+                    ),
+                });
+            }
             Ok(LoadedKernel {
                 entry: r.kernel_load.0,
                 kernel_end: r.kernel_end,

@@ -118,7 +118,7 @@ fn config() -> Config {
 
 /// Boots, runs every workload once (small), shuts down cleanly.
 fn boot_and_run_everything(kernel: &KernelImage, init: &[u8], what: &str) {
-    let initramfs = Initramfs::for_init(init).to_cpio();
+    let initramfs = Initramfs::for_init(init).to_cpio().unwrap();
     let cfg = config();
     let t = Instant::now();
     let mut vm =
@@ -241,7 +241,7 @@ fn a_guest_that_never_says_ready_times_out_with_its_console() {
     let Some((kernel, _)) = prerequisites("never READY") else {
         return;
     };
-    let initramfs = Initramfs::for_init(&sleeping_init()).to_cpio();
+    let initramfs = Initramfs::for_init(&sleeping_init()).to_cpio().unwrap();
     let cfg = Config {
         boot_timeout: Duration::from_secs(40),
         // Without `quiet`, so the console shows how far the kernel got.
@@ -273,7 +273,7 @@ fn a_guest_kernel_panic_is_reported_as_such() {
         cmdline: DEFAULT_CMDLINE.replace(" quiet", ""),
         ..config()
     };
-    let e = LinuxVm::launch(&kernel, &fs.to_cpio(), &cfg)
+    let e = LinuxVm::launch(&kernel, &fs.to_cpio().unwrap(), &cfg)
         .err()
         .expect("must panic");
     let msg = e.to_string();

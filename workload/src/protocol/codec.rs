@@ -18,6 +18,13 @@ pub enum ProtocolError {
     UnknownTag(u8),
     /// A RESULT or RUN named an unknown workload.
     UnknownWorkload(u8),
+    /// A payload of the wrong length for its tag was handed to `decode`
+    /// (a caller's mistake, or a truncated frame: refused, never read past).
+    Length {
+        tag: u8,
+        got: usize,
+        expected: usize,
+    },
 }
 
 impl core::fmt::Display for ProtocolError {
@@ -25,6 +32,10 @@ impl core::fmt::Display for ProtocolError {
         match self {
             ProtocolError::UnknownTag(t) => write!(f, "unknown message tag 0x{t:02x}"),
             ProtocolError::UnknownWorkload(w) => write!(f, "unknown workload id {w}"),
+            ProtocolError::Length { tag, got, expected } => write!(
+                f,
+                "a payload of {got} bytes for tag 0x{tag:02x}, which takes {expected}"
+            ),
         }
     }
 }
@@ -59,6 +70,21 @@ impl Frame {
     }
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
+    }
+}
+
+/// The fields below index the payload directly: a payload of another length
+/// than its tag takes is refused here first (the fuzz test
+/// `workload/tests/fuzz_protocol.rs` found `decode` panicking on one).
+fn check_len(tag: u8, payload: &[u8]) -> Result<(), ProtocolError> {
+    match payload_len(tag) {
+        None => Err(ProtocolError::UnknownTag(tag)),
+        Some(expected) if expected != payload.len() => Err(ProtocolError::Length {
+            tag,
+            got: payload.len(),
+            expected,
+        }),
+        Some(_) => Ok(()),
     }
 }
 
@@ -107,9 +133,10 @@ impl Message {
         }
     }
 
-    /// Decodes a message whose tag and full payload are known.
-    /// `payload.len()` must be `payload_len(tag)`.
+    /// Decodes a message whose tag and full payload are known
+    /// (`payload.len()` must be `payload_len(tag)`, else [`ProtocolError::Length`]).
     pub fn decode(tag: u8, payload: &[u8]) -> Result<Message, ProtocolError> {
+        check_len(tag, payload)?;
         let mut f = Fields(payload);
         Ok(match tag {
             tag::READY => Message::Ready,
@@ -155,8 +182,10 @@ impl Command {
         }
     }
 
-    /// Decodes a command whose tag and full payload are known.
+    /// Decodes a command whose tag and full payload are known
+    /// (`payload.len()` must be `payload_len(tag)`, else [`ProtocolError::Length`]).
     pub fn decode(tag: u8, payload: &[u8]) -> Result<Command, ProtocolError> {
+        check_len(tag, payload)?;
         let mut f = Fields(payload);
         Ok(match tag {
             tag::RUN => Command::Run {

@@ -187,7 +187,7 @@ impl VmLinux {
             kernel_path: path,
             kernel: None,
             info: kernel.clone(),
-            initramfs: Initramfs::for_init(&init).to_cpio(),
+            initramfs: Initramfs::for_init(&init).to_cpio()?,
             workload_path: workload_exe.to_owned(),
             config: Config {
                 ram_bytes: RAM_BYTES,

@@ -111,7 +111,10 @@ pub fn vmm_main(args: impl Iterator<Item = String>) -> i32 {
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let initramfs = Initramfs::for_init(&init).to_cpio();
+    let initramfs = match Initramfs::for_init(&init).to_cpio() {
+        Ok(b) => b,
+        Err(e) => return fail(e.into()),
+    };
     drop(init);
     let config = Config {
         ram_bytes: a.ram_bytes,
