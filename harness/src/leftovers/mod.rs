@@ -1,0 +1,245 @@
+//! Leftovers: what a vmvc run owns on the host, counted, and what a killed
+//! run left, removed by the next one, which says so.
+//!
+//! A run creates processes (workloads, VMM processes, the peers' tools),
+//! cgroups, temp dirs, OCI state, sometimes mounts and VM file descriptors.
+//! Each is released by its owner's `Drop` on every path that runs code:
+//! success, error, panic, SIGINT and SIGTERM ([`crate::interrupt`]). SIGKILL
+//! runs no code, so what a SIGKILLed run held stays on the host until the
+//! next `vmvc run` starts: that run [`clean_dead`]s it and prints one line
+//! per dead run, e.g. `cleaned leftovers of a killed run (pid 1234): 2
+//! cgroups, 1 temp dir`.
+//!
+//! **Scope: one run.** Every resource is tied to its owner, the `vmvc`
+//! process, by pid *and* start time ([`scan`] says how for each kind), so a
+//! census can be asked for one run ([`Scope::Run`]) and a clean-up touches
+//! only runs whose process is gone ([`Scope::Dead`]). A second run going on
+//! at the same time is alive: neither counted nor touched. The
+//! [`registry`] tells live runs apart for the results ("was another run
+//! measuring at the same time?").
+
+pub mod registry;
+pub mod scan;
+
+use bench_container::owner::Owner;
+use scan::{At, Item, Kind};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+pub use scan::OWNER_ENV;
+
+/// Whose resources to look at.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// One run's (alive or not).
+    Run(Owner),
+    /// Those of every run whose process is gone.
+    Dead,
+}
+
+impl Scope {
+    fn holds(&self, owner: &Owner) -> bool {
+        match self {
+            Scope::Run(o) => o == owner,
+            Scope::Dead => !owner.is_alive(),
+        }
+    }
+}
+
+/// How many resources of each kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Census {
+    counts: BTreeMap<Kind, usize>,
+    /// What was found, one line each (for a failing test's message).
+    pub found: Vec<String>,
+}
+
+impl Census {
+    fn add(&mut self, item: &Item) {
+        *self.counts.entry(item.kind).or_default() += 1;
+        self.found.push(match &item.at {
+            At::Pid(pid) => format!("process {pid}"),
+            At::Fd(pid, link) => format!("process {pid} holds {link}"),
+            At::Path(p) => format!("{:?} {}", item.kind, p.display()),
+        });
+    }
+
+    pub fn count(&self, kind: Kind) -> usize {
+        self.counts.get(&kind).copied().unwrap_or(0)
+    }
+
+    pub fn total(&self) -> usize {
+        self.counts.values().sum()
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn merge(&mut self, other: &Census) {
+        for (k, n) in &other.counts {
+            *self.counts.entry(*k).or_default() += n;
+        }
+        self.found.extend(other.found.iter().cloned());
+    }
+
+    /// Every kind with its count, zeros included: `0 processes, 0 VM fds, …`.
+    pub fn all_kinds(&self) -> String {
+        Kind::ALL
+            .iter()
+            .map(|k| counted(self.count(*k), *k))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `1 cgroup`, `2 temp dirs`.
+fn counted(n: usize, kind: Kind) -> String {
+    let (one, many) = kind.words();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The non-zero kinds: `2 cgroups, 1 temp dir` (or `nothing`).
+impl std::fmt::Display for Census {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = Kind::ALL
+            .iter()
+            .filter(|k| self.count(**k) > 0)
+            .map(|k| counted(self.count(*k), *k))
+            .collect();
+        match parts.is_empty() {
+            true => f.write_str("nothing"),
+            false => f.write_str(&parts.join(", ")),
+        }
+    }
+}
+
+/// Counts what `scope` owns on this host now.
+pub fn census(scope: Scope) -> Census {
+    let live_run = match scope {
+        Scope::Run(o) if o.is_alive() => Some(o.pid),
+        _ => None,
+    };
+    let mut c = Census::default();
+    for item in scan::scan(live_run)
+        .iter()
+        .filter(|i| scope.holds(&i.owner))
+    {
+        c.add(item);
+    }
+    c
+}
+
+/// What [`clean_dead`] removed, per dead run.
+#[derive(Debug, Default)]
+pub struct Cleaned {
+    pub runs: Vec<(Owner, Census)>,
+}
+
+impl Cleaned {
+    /// One line per dead run: `cleaned leftovers of a killed run (pid N): …`.
+    pub fn lines(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .map(|(o, c)| format!("cleaned leftovers of a killed run (pid {}): {c}", o.pid))
+            .collect()
+    }
+}
+
+/// How long killed leftover processes get to disappear.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// Removes everything of every run whose process is gone: kills its
+/// processes first (they hold the rest), then deletes OCI state (with the
+/// tool, which also removes the container's cgroup), cgroups (deepest
+/// first), mounts, network namespaces, temp dirs and run files. Live runs
+/// are never touched. What could not be removed stays for the next try and
+/// is not counted as cleaned.
+pub fn clean_dead() -> Cleaned {
+    let items: Vec<Item> = scan::scan(None)
+        .into_iter()
+        .filter(|i| Scope::Dead.holds(&i.owner))
+        .collect();
+    let mut by_run: BTreeMap<(u32, u64), Census> = BTreeMap::new();
+    let mut note = |item: &Item| {
+        by_run
+            .entry((item.owner.pid, item.owner.start))
+            .or_default()
+            .add(item)
+    };
+    // Processes: SIGKILL, after checking again that the pid is still the
+    // leftover one (pids are reused), then wait for them to go.
+    let mut killed = Vec::new();
+    for item in items.iter().filter(|i| i.kind == Kind::Process) {
+        if let At::Pid(pid) = item.at {
+            if scan::process_owner(pid) == Some(item.owner) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                killed.push(pid);
+                note(item);
+            }
+        }
+    }
+    let deadline = Instant::now() + KILL_WAIT;
+    while killed.iter().any(|p| scan::process_owner(*p).is_some()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Their VM fds went with them.
+    for item in items.iter().filter(|i| i.kind == Kind::VmFd) {
+        if let At::Fd(pid, _) = item.at {
+            if killed.contains(&pid) {
+                note(item);
+            }
+        }
+    }
+    for kind in [
+        Kind::OciState,
+        Kind::Mount,
+        Kind::NetNs,
+        Kind::Cgroup,
+        Kind::TempDir,
+        Kind::RunFile,
+    ] {
+        // Deepest mounts first, so none is busy with one below it.
+        let mut of_kind: Vec<&Item> = items.iter().filter(|i| i.kind == kind).collect();
+        if matches!(kind, Kind::Mount | Kind::NetNs) {
+            of_kind.sort_by_key(|i| match &i.at {
+                At::Path(p) => std::cmp::Reverse(p.components().count()),
+                _ => std::cmp::Reverse(0),
+            });
+        }
+        for item in of_kind {
+            let At::Path(path) = &item.at else { continue };
+            let removed = match kind {
+                Kind::OciState => crate::env::peer::delete_oci_state(path).is_ok(),
+                Kind::Mount | Kind::NetNs => {
+                    let unmounted = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
+                    if kind == Kind::NetNs {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    unmounted.is_ok() || !path.exists()
+                }
+                // Listed children first (see `scan`), so each is empty now.
+                Kind::Cgroup => crate::env::peer::remove_cgroup(path).is_ok(),
+                Kind::TempDir => std::fs::remove_dir_all(path).is_ok() || !path.exists(),
+                _ => std::fs::remove_file(path).is_ok(),
+            };
+            if removed {
+                note(item);
+            }
+        }
+    }
+    Cleaned {
+        runs: by_run
+            .into_iter()
+            .map(|((pid, start), c)| (Owner { pid, start }, c))
+            .collect(),
+    }
+}
+
+/// Puts this process's owner tag into its environment ([`OWNER_ENV`]), so
+/// that every process it starts carries it (environ(7)). Call it while the
+/// process has one thread: changing the environment races with other
+/// threads reading it (setenv(3), "MT-Unsafe").
+pub fn mark_owner() {
+    std::env::set_var(OWNER_ENV, Owner::current().tag());
+}
