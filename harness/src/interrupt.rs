@@ -70,6 +70,21 @@ pub fn install() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Says why the run stopped and what it left (nothing, once every `Drop`
+/// ran); returns the exit code, 128 + the signal.
+pub fn report(e: &anyhow::Error) -> i32 {
+    let code = e
+        .downcast_ref::<Interrupted>()
+        .map_or(1, Interrupted::exit_code);
+    eprintln!("vmvc: {e}");
+    let me = bench_container::owner::Owner::current();
+    let left = crate::leftovers::census(crate::leftovers::Scope::Run(me));
+    if left.total() > 0 {
+        eprintln!("vmvc: left behind (the next run removes it): {left}");
+    }
+    code
+}
+
 /// The signal received so far, if any.
 pub fn pending() -> Option<Interrupted> {
     match RECEIVED.load(Ordering::SeqCst) {

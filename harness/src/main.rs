@@ -201,28 +201,13 @@ fn main() {
             if e.downcast_ref::<harness::interrupt::Interrupted>()
                 .is_some() =>
         {
-            std::process::exit(interrupted(&e))
+            std::process::exit(harness::interrupt::report(&e))
         }
         Err(e) => {
             eprintln!("vmvc: error: {}", error_chain(&e));
             std::process::exit(1);
         }
     }
-}
-
-/// Says why the run stopped and what it left (nothing, once every `Drop`
-/// ran); returns the exit code 128 + the signal.
-fn interrupted(e: &anyhow::Error) -> i32 {
-    let code = e
-        .downcast_ref::<harness::interrupt::Interrupted>()
-        .map_or(1, |i| i.exit_code());
-    eprintln!("vmvc: {e}");
-    let me = bench_container::owner::Owner::current();
-    let left = harness::leftovers::census(harness::leftovers::Scope::Run(me));
-    if left.total() > 0 {
-        eprintln!("vmvc: left behind (the next run removes it): {left}");
-    }
-    code
 }
 
 /// The error and its causes, `: `-joined like `{:#}`, leaving out a cause
@@ -300,28 +285,13 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             check_every,
             seed,
             env,
-        } => {
-            if !(0.0..=1.0).contains(&fault_rate) {
-                anyhow::bail!("--fault-rate {fault_rate} is not between 0 and 1");
-            }
-            let seed = seed.unwrap_or_else(|| {
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(1, |d| d.as_nanos() as u64)
-            });
-            let opts = harness::stress::StressOptions {
-                launches,
-                fault_rate,
-                check_every,
-                seed,
-                envs: env,
-            };
-            let r = harness::stress::run(&opts, &|m| eprintln!("vmvc: {m}"))?;
-            print!("{}", r.render());
-            Ok(i32::from(
-                r.leftovers.total() > 0 || !r.unexpected.is_empty(),
-            ))
-        }
+        } => harness::stress::cli(harness::stress::StressOptions {
+            launches,
+            fault_rate,
+            check_every,
+            seed: seed.unwrap_or(0),
+            envs: env,
+        }),
         Cmd::Report { files, output } => {
             let runs = files
                 .iter()

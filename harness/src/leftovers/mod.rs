@@ -243,3 +243,90 @@ pub fn clean_dead() -> Cleaned {
 pub fn mark_owner() {
     std::env::set_var(OWNER_ENV, Owner::current().tag());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An owner that cannot be alive: this process's pid with another start time.
+    fn dead_owner(n: u64) -> Owner {
+        let me = Owner::current();
+        Owner {
+            pid: me.pid,
+            start: me.start + n,
+        }
+    }
+
+    /// One clean-up at a time among these tests (each cleans every dead run).
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn a_dead_runs_temp_dir_is_counted_cleaned_and_said() {
+        let _one = ONE_AT_A_TIME.lock();
+        let dead = dead_owner(1);
+        let dir = std::env::temp_dir().join(format!("vmvc-rootfs.{}-0", dead.tag()));
+        std::fs::create_dir_all(dir.join("root")).expect("temp dir");
+        let before = census(Scope::Run(dead));
+        assert_eq!(before.count(Kind::TempDir), 1, "{:?}", before.found);
+        assert_eq!(before.to_string(), "1 temp dir");
+        let cleaned = clean_dead();
+        let line = format!(
+            "cleaned leftovers of a killed run (pid {}): 1 temp dir",
+            dead.pid
+        );
+        assert!(cleaned.lines().contains(&line), "{:?}", cleaned.lines());
+        assert!(!dir.exists());
+        assert_eq!(census(Scope::Run(dead)).total(), 0);
+    }
+
+    #[test]
+    fn a_live_runs_things_are_counted_but_never_cleaned() {
+        let _one = ONE_AT_A_TIME.lock();
+        let me = Owner::current();
+        let dir = std::env::temp_dir().join(format!("vmvc-peer.{}-999", me.tag()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        clean_dead();
+        assert!(dir.exists(), "a live run's temp dir was removed");
+        assert!(census(Scope::Run(me)).count(Kind::TempDir) >= 1);
+        std::fs::remove_dir(&dir).expect("remove");
+    }
+
+    #[test]
+    fn a_dead_runs_cgroups_are_removed_children_first() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED a_dead_runs_cgroups_are_removed_children_first: needs root");
+            assert!(std::env::var("VMVC_REQUIRE_ROOT").as_deref() != Ok("1"));
+            return;
+        }
+        let _one = ONE_AT_A_TIME.lock();
+        let dead = dead_owner(2);
+        let Some(mount) = scan::cgroup_mounts().into_iter().next() else {
+            panic!("no cgroup hierarchy mounted");
+        };
+        let dir = mount
+            .join(bench_container::cgroup::PARENT)
+            .join(format!("{}-0", dead.tag()));
+        std::fs::create_dir_all(dir.join("w1")).expect("cgroups");
+        assert_eq!(census(Scope::Run(dead)).count(Kind::Cgroup), 2);
+        let cleaned = clean_dead();
+        // Container tests running meanwhile clean dead runs' cgroups too
+        // (bench-container's `Cgroups::new`): then ours has nothing to say.
+        let ours = cleaned.runs.iter().find(|(o, _)| *o == dead);
+        if let Some((_, c)) = ours {
+            assert_eq!(c.count(Kind::Cgroup), 2, "{c}");
+        }
+        assert!(!dir.exists());
+        assert_eq!(census(Scope::Run(dead)).total(), 0);
+    }
+
+    #[test]
+    fn census_lines_name_every_kind() {
+        let c = Census::default();
+        assert_eq!(c.to_string(), "nothing");
+        assert_eq!(
+            c.all_kinds(),
+            "0 processes, 0 VM fds, 0 cgroups, 0 mounts, 0 network namespaces, 0 temp dirs, \
+             0 OCI state dirs, 0 run files"
+        );
+    }
+}

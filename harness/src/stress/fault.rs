@@ -6,14 +6,14 @@
 //!   processes, the peer tool, or the VMM process (`vm-bare:process`,
 //!   `peer:qemu`: then it is a kill of the VMM). Depending on when it fires
 //!   it lands mid-launch (the launch fails) or after READY (the next request
-//!   or the teardown fails). Descendants are found through the parent pid
-//!   of every process (field 4 of `/proc/PID/stat`, proc(5)).
+//!   or the teardown fails). Descendants are found as the sampler finds
+//!   them ([`crate::procfs::descendants`]).
 //! - **oom**: a `container:full` held to [`OOM_LIMIT`] of memory is asked to
 //!   hold [`OOM_ASK`]; the kernel's OOM killer ends the workload
 //!   (Documentation/admin-guide/cgroup-v1/memory.rst, "OOM Control";
 //!   cgroup-v2.rst, `memory.max`) and the request fails saying so.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// The memory limit of the OOM fault's container.
@@ -58,35 +58,8 @@ impl Fault {
 }
 
 /// The pids of every descendant of `root` now.
-pub fn descendants(root: u32) -> BTreeSet<u32> {
-    let mut children: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    if let Ok(procs) = std::fs::read_dir("/proc") {
-        for p in procs.flatten() {
-            let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            if let Some(ppid) = parent_of(pid) {
-                children.entry(ppid).or_default().push(pid);
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    let mut todo = vec![root];
-    while let Some(p) = todo.pop() {
-        for &c in children.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
-            if out.insert(c) {
-                todo.push(c);
-            }
-        }
-    }
-    out
-}
-
-/// Field 4 (`ppid`) of `/proc/PID/stat`.
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.get(stat.rfind(')')? + 1..)?;
-    rest.split_whitespace().nth(1)?.parse().ok()
+fn descendants(root: u32) -> BTreeSet<u32> {
+    crate::procfs::descendants(root).into_iter().collect()
 }
 
 /// A killer armed for one launch: after `delay`, SIGKILLs this process's

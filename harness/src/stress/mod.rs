@@ -162,6 +162,26 @@ fn oom_env(cx: &env::Context, host: &reports::Host) -> Option<env::container::Co
         .then(|| e.with_memory_limit(fault::OOM_LIMIT))
 }
 
+/// `vmvc stress`: checks the options, runs, prints the counts; exit code 1
+/// if anything was left or a clean launch failed. Seed 0: from the clock.
+pub fn cli(mut opts: StressOptions) -> anyhow::Result<i32> {
+    anyhow::ensure!(
+        (0.0..=1.0).contains(&opts.fault_rate),
+        "--fault-rate {} is not between 0 and 1",
+        opts.fault_rate
+    );
+    if opts.seed == 0 {
+        opts.seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+    }
+    let r = run(&opts, &|m| eprintln!("vmvc: {m}"))?;
+    print!("{}", r.render());
+    Ok(i32::from(
+        r.leftovers.total() > 0 || !r.unexpected.is_empty(),
+    ))
+}
+
 /// Runs the stress test (see the module docs).
 pub fn run(opts: &StressOptions, say: &dyn Fn(&str)) -> anyhow::Result<StressReport> {
     let wall = Instant::now();
