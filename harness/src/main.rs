@@ -146,6 +146,13 @@ enum Cmd {
         #[arg(long, value_delimiter = ',', value_name = "LIST")]
         env: Vec<String>,
     },
+    /// What vmvc runs own on this host (processes, VM fds, cgroups, mounts,
+    /// network namespaces, temp dirs, OCI state, run files), per run.
+    Leftovers {
+        /// First remove what runs that are gone (killed) left; live runs are never touched.
+        #[arg(long)]
+        clean: bool,
+    },
     /// The guest kernel vm-linux boots: fetch it or show which one is used.
     #[command(subcommand)]
     Kernel(KernelCmd),
@@ -292,6 +299,10 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             seed: seed.unwrap_or(0),
             envs: env,
         }),
+        Cmd::Leftovers { clean } => {
+            print!("{}", harness::leftovers::report(clean));
+            Ok(0)
+        }
         Cmd::Report { files, output } => {
             let runs = files
                 .iter()

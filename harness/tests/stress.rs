@@ -39,3 +39,17 @@ fn stress_with_faults_leaves_nothing() {
     let left = run.census();
     assert_eq!(left.total(), 0, "left {left}: {:?}", left.found);
 }
+
+#[test]
+fn a_fault_rate_outside_0_to_1_is_refused() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_vmvc"))
+        .args(["stress", "--launches", "1", "--fault-rate", "2"])
+        .output()
+        .expect("vmvc");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--fault-rate 2 is not between 0 and 1"),
+        "{err}"
+    );
+}

@@ -127,6 +127,41 @@ pub fn census(scope: Scope) -> Census {
     c
 }
 
+/// `vmvc leftovers`: what every vmvc run (live or gone) owns on this host,
+/// one line per run; with `clean`, what runs that are gone left is removed
+/// first (live runs are never touched).
+pub fn report(clean: bool) -> String {
+    let mut out = String::new();
+    if clean {
+        for line in clean_dead().lines() {
+            out += &format!("{line}\n");
+        }
+    }
+    let mut by_run: BTreeMap<(u32, u64), Census> = BTreeMap::new();
+    for item in scan::scan(None) {
+        by_run
+            .entry((item.owner.pid, item.owner.start))
+            .or_default()
+            .add(&item);
+    }
+    for ((pid, start), c) in &by_run {
+        let state = match (Owner {
+            pid: *pid,
+            start: *start,
+        })
+        .is_alive()
+        {
+            true => "running",
+            false => "gone: `vmvc leftovers --clean` or the next `vmvc run` removes this",
+        };
+        out += &format!("run pid {pid} ({state}): {c}\n");
+    }
+    if by_run.is_empty() {
+        out += "no vmvc run owns anything on this host\n";
+    }
+    out
+}
+
 /// What [`clean_dead`] removed, per dead run.
 #[derive(Debug, Default)]
 pub struct Cleaned {
