@@ -49,14 +49,32 @@ impl Registration {
     pub fn new(out: &Path) -> anyhow::Result<Registration> {
         use anyhow::Context;
         use std::os::unix::fs::DirBuilderExt;
+        use std::io::Write;
+        use std::os::unix::fs::MetadataExt;
         let dir = dir().context("no directory for the run registry")?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o755)
             .create(&dir)
             .with_context(|| format!("creating the run registry {}", dir.display()))?;
+        // In a shared /tmp someone else could have made it first: it must
+        // be a real directory of ours, not a symlink or another user's.
+        let meta = std::fs::symlink_metadata(&dir)
+            .with_context(|| format!("the run registry {}", dir.display()))?;
+        let uid = nix::unistd::geteuid().as_raw();
+        if !meta.is_dir() || meta.uid() != uid {
+            anyhow::bail!(
+                "the run registry {} is not a directory of this user (uid {uid}); remove it and retry",
+                dir.display()
+            );
+        }
         let path = dir.join(format!("{PREFIX}{}", Owner::current().tag()));
-        std::fs::write(&path, out.display().to_string())
+        // create_new (O_CREAT|O_EXCL) never follows a planted symlink.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(out.display().to_string().as_bytes()))
             .with_context(|| format!("registering this run in {}", path.display()))?;
         Ok(Registration { path })
     }
