@@ -15,8 +15,10 @@
 //! then says what happened and exits with the shell's code for "killed by
 //! signal N", 128 + N: 130 for SIGINT, 143 for SIGTERM.
 //!
-//! SIGKILL cannot be caught (signal(7)): what a SIGKILLed run leaves is found
-//! and removed by the next one ([`crate::leftovers`]).
+//! A second signal ends the process at once, as uncaught (for a user who
+//! will not wait for the teardown); like SIGKILL, which cannot be caught at
+//! all (signal(7)), it leaves what was live for the next run to find and
+//! remove ([`crate::leftovers`]).
 //!
 //! A signal that arrives while a launch is in flight waits for that launch
 //! (milliseconds; a launch that hangs ends at its own timeout). The
@@ -30,8 +32,19 @@ use std::sync::atomic::{AtomicI32, Ordering};
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn on_signal(sig: libc::c_int) {
-    // The first signal wins: a second Ctrl-C while tearing down changes nothing.
-    let _ = RECEIVED.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    if RECEIVED
+        .compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst)
+        .is_err()
+    {
+        // A second signal: the user does not want to wait for the teardown.
+        // SAFETY: signal(2) and raise(3) are async-signal-safe
+        // (signal-safety(7)); with the default action back, the process
+        // ends as if it had never caught the signal.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
+    }
 }
 
 /// The run stopped because of a signal.

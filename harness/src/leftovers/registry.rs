@@ -48,8 +48,8 @@ impl Registration {
     /// Registers this process as a live run writing to `out`.
     pub fn new(out: &Path) -> anyhow::Result<Registration> {
         use anyhow::Context;
-        use std::os::unix::fs::DirBuilderExt;
         use std::io::Write;
+        use std::os::unix::fs::DirBuilderExt;
         use std::os::unix::fs::MetadataExt;
         let dir = dir().context("no directory for the run registry")?;
         std::fs::DirBuilder::new()
