@@ -75,6 +75,8 @@ pub struct StressReport {
     pub oom_named: usize,
     /// Processes the kill faults SIGKILLed.
     pub killed: usize,
+    /// Kill faults that made the launch itself fail (landed before READY).
+    pub mid_launch: usize,
     /// Clean launches that failed: must be 0.
     pub unexpected: Vec<String>,
     /// Leftovers over every census, by kind.
@@ -110,8 +112,10 @@ impl StressReport {
             s += &format!(", {k} {n}");
         }
         s += &format!(
-            "\n  processes SIGKILLed: {}; faults that surfaced as an error: {}; OOM named by the error: {} of {}\n",
+            "\n  processes SIGKILLed: {}; launches that failed because of it (killed before READY): {}\n  \
+             faults that surfaced as an error (launch, request or teardown): {}; OOM named by the error: {} of {}\n",
             self.killed,
+            self.mid_launch,
             self.fault_errors,
             self.oom_named,
             self.faults.get("oom").copied().unwrap_or(0)
@@ -239,7 +243,7 @@ pub fn run(opts: &StressOptions, say: &dyn Fn(&str)) -> anyhow::Result<StressRep
                             .copied()
                             .unwrap_or(Duration::from_millis(5));
                         let delay = aim.mul_f64(rng.f64() * 1.5);
-                        killed_launch(e.as_mut(), delay, &mut report.killed)
+                        killed_launch(e.as_mut(), delay, &mut report)
                     }
                 };
                 if let Err(err) = outcome {
@@ -297,18 +301,19 @@ fn clean_launch(e: &mut dyn Environment) -> anyhow::Result<()> {
 fn killed_launch(
     e: &mut dyn Environment,
     delay: Duration,
-    killed: &mut usize,
+    report: &mut StressReport,
 ) -> anyhow::Result<()> {
     let killer = Killer::arm(delay);
     let launched = e.launch();
     let mut inst = match launched {
         Ok(inst) => inst,
         Err(err) => {
-            *killed += killer.join();
+            report.killed += killer.join();
+            report.mid_launch += 1;
             return Err(err.context("launch (killed mid-launch)"));
         }
     };
-    *killed += killer.join();
+    report.killed += killer.join();
     let cmd = Command::Run {
         workload: Workload::Cpu as u8,
         size: 0,
