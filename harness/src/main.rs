@@ -123,6 +123,36 @@ enum Cmd {
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Many launches round robin over every environment this host can run,
+    /// with faults mixed in (SIGKILL of an instance's processes or its VMM
+    /// at a random point, OOM in a memory-limited container), and the
+    /// leftovers counted with every environment dropped: processes, VM fds,
+    /// cgroups, mounts, network namespaces, temp dirs, OCI state. Exits 1
+    /// if anything was left or a clean launch failed.
+    Stress {
+        /// How many launches in all.
+        #[arg(long, default_value_t = 1000)]
+        launches: usize,
+        /// Share of launches that get a fault.
+        #[arg(long, default_value_t = 0.2, value_name = "0..1")]
+        fault_rate: f64,
+        /// Take the leftover census every N launches (and at the end).
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        check_every: usize,
+        /// Random seed, to replay a run [default: from the clock].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Environments, comma-separated [default: every stress row available].
+        #[arg(long, value_delimiter = ',', value_name = "LIST")]
+        env: Vec<String>,
+    },
+    /// What vmvc runs own on this host (processes, VM fds, cgroups, mounts,
+    /// network namespaces, temp dirs, OCI state, run files), per run.
+    Leftovers {
+        /// First remove what runs that are gone (killed) left; live runs are never touched.
+        #[arg(long)]
+        clean: bool,
+    },
     /// The guest kernel vm-linux boots: fetch it or show which one is used.
     #[command(subcommand)]
     Kernel(KernelCmd),
@@ -163,8 +193,23 @@ fn main() {
         _ => {}
     }
     let cli = Cli::parse();
+    if matches!(cli.command, Cmd::Run { .. } | Cmd::Stress { .. }) {
+        // Still one thread: the owner tag every child inherits (it is how
+        // leftovers are told apart), and Ctrl-C turned into a clean stop.
+        harness::leftovers::mark_owner();
+        if let Err(e) = harness::interrupt::install() {
+            eprintln!("vmvc: error: {e:#}");
+            std::process::exit(1);
+        }
+    }
     match real_main(cli) {
         Ok(code) => std::process::exit(code),
+        Err(e)
+            if e.downcast_ref::<harness::interrupt::Interrupted>()
+                .is_some() =>
+        {
+            std::process::exit(harness::interrupt::report(&e))
+        }
         Err(e) => {
             eprintln!("vmvc: error: {}", error_chain(&e));
             std::process::exit(1);
@@ -249,6 +294,23 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
                 eprintln!("vmvc: measurement failed for: {}", o.failed.join(", "));
                 return Ok(1);
             }
+            Ok(0)
+        }
+        Cmd::Stress {
+            launches,
+            fault_rate,
+            check_every,
+            seed,
+            env,
+        } => harness::stress::cli(harness::stress::StressOptions {
+            launches,
+            fault_rate,
+            check_every,
+            seed: seed.unwrap_or(0),
+            envs: env,
+        }),
+        Cmd::Leftovers { clean } => {
+            print!("{}", harness::leftovers::report(clean));
             Ok(0)
         }
         Cmd::Report { files, output } => {

@@ -3,6 +3,8 @@
 
 use crate::env::{self, Environment};
 use crate::experiment::{self, Plan};
+use crate::interrupt;
+use crate::leftovers::registry;
 use crate::output::{prepare_out_dir, write_outputs};
 use crate::workload_exe::WorkloadExe;
 use anyhow::{bail, Context};
@@ -72,6 +74,10 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         opts.envs.clone()
     };
     check_names(&names)?;
+    // What SIGKILLed runs left: removed now, and said (live runs are not touched).
+    for line in crate::leftovers::clean_dead().lines() {
+        eprintln!("vmvc: {line}");
+    }
     let exe = WorkloadExe::install()?;
     let quiet = opts.quiet;
     let say = move |m: &str| {
@@ -99,10 +105,13 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         envs.insert(0, env::by_name("native", &cx, true)?);
     }
     prepare_out_dir(&dir)?;
+    let _registered = registry::Registration::new(&dir)?;
 
     if let Some(cpus) = &opts.pin {
         pin_to(cpus)?;
     }
+    // Started after pinning, so that it shares the run's CPU.
+    let watch = registry::Watch::start();
     let host = crate::host::detect();
     let plan = Plan::new(opts.quick);
     let multi = MultiProgress::with_draw_target(if opts.quiet {
@@ -119,6 +128,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
     let mut results = Vec::new();
     let mut failed = Vec::new();
     for env in envs.iter_mut() {
+        interrupt::check()?;
         let name = labelled_name(env.as_ref());
         let mut r = EnvResult {
             name: name.clone(),
@@ -153,6 +163,8 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
             Ok(())
         })();
         bar.finish_with_message(if outcome.is_ok() { "done" } else { "FAILED" });
+        // A launch cut short by Ctrl-C is no failure of the environment.
+        interrupt::check()?;
         if let Err(e) = outcome {
             let msg = format!("{e:#}");
             let _ = multi.println(format!("{name}: measurement failed: {msg}"));
@@ -179,6 +191,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
             .map(|i| experiment::Contender::launch(envs[*i].as_mut()))
             .collect();
         experiment::throughput(&mut contenders, &plan, host.tsc_hz, &bar);
+        interrupt::check()?;
         bar.finish_with_message("done");
         for (i, c) in measured.into_iter().zip(contenders) {
             let name = c.name.clone();
@@ -199,6 +212,8 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
     relate_to_native(&mut results);
     say("asking inside each environment which kernel it runs on (the report's claims)");
     let identities = ask_identities(&results);
+    interrupt::check()?;
+    let concurrent_runs = concurrent(watch.finish());
 
     let results = Results {
         schema_version: SCHEMA_VERSION,
@@ -218,6 +233,7 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         guest_kernel: envs.iter().find_map(|e| e.guest_kernel()),
         environments: results,
         identities,
+        concurrent_runs,
     };
     let (json, html) = write_outputs(&results, &dir)?;
     Ok(RunOutput {
@@ -227,6 +243,16 @@ pub fn run(opts: &RunOptions) -> anyhow::Result<RunOutput> {
         html,
         failed,
     })
+}
+
+/// Other runs seen during this one, for the results.
+fn concurrent(seen: Vec<registry::OtherRun>) -> Vec<reports::ConcurrentRun> {
+    seen.into_iter()
+        .map(|o| reports::ConcurrentRun {
+            pid: o.pid,
+            out: (!o.out.is_empty()).then_some(o.out),
+        })
+        .collect()
 }
 
 /// The direct demonstrations of the claims section: for every measured

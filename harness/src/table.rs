@@ -104,6 +104,13 @@ pub fn render(r: &Results) -> String {
         out,
         "throughput columns: median rate relative to native in this run (1.00x = same speed); overhead in MiB"
     );
+    if !r.concurrent_runs.is_empty() {
+        let _ = writeln!(
+            out,
+            "warning: {}",
+            reports::concurrent_warning(&r.concurrent_runs)
+        );
+    }
     let claims = reports::claims::evaluate(r);
     if !claims.is_empty() {
         let _ = writeln!(

@@ -28,7 +28,7 @@ use crate::schema::{EnvResult, Results, SCHEMA_VERSION};
 use claims::claims_section;
 use environments::environments_section;
 use format::esc;
-use host::{host_section, noisy_warning};
+use host::{concurrent_warning, host_section, noisy_warning};
 use style::{CSS, GLOSSARY, INTRO, START_MODES_INTRO, THROUGHPUT_INTRO};
 use summary::summary_section;
 
@@ -54,6 +54,7 @@ pub fn render_html(runs: &[Results]) -> String {
     } else {
         let noisy = figures::noisy(&page);
         html.push_str(&noisy_warning(&noisy));
+        html.push_str(&concurrent_warning(&page));
         html.push_str(INTRO);
         html.push_str(&summary_section(&page));
         html.push_str(&claims_section(&page));

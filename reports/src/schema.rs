@@ -39,6 +39,40 @@ pub struct Results {
     /// files written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identities: Vec<Identity>,
+    /// Other `vmvc run`s that were live on the host while this one measured:
+    /// they shared its CPUs, so its timings may be disturbed. Empty (and
+    /// absent from the file) when it ran alone, and in files written before
+    /// it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concurrent_runs: Vec<ConcurrentRun>,
+}
+
+/// Another `vmvc run` live during this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConcurrentRun {
+    /// Its process id.
+    pub pid: u32,
+    /// The output folder it was writing, if it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out: Option<String>,
+}
+
+/// The one-line warning about [`Results::concurrent_runs`], for the table
+/// and the report.
+pub fn concurrent_warning(runs: &[ConcurrentRun]) -> String {
+    let list: Vec<String> = runs
+        .iter()
+        .map(|r| match &r.out {
+            Some(out) => format!("pid {} writing {out}", r.pid),
+            None => format!("pid {}", r.pid),
+        })
+        .collect();
+    format!(
+        "{} other vmvc run(s) measured on this host at the same time ({}): the runs shared the \
+         CPUs, so these timings may be disturbed; re-run alone for figures to compare",
+        runs.len(),
+        list.join("; ")
+    )
 }
 
 /// What a shell started inside an environment says about the system it

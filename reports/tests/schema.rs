@@ -44,3 +44,22 @@ fn foreign_json_and_other_versions_get_their_own_errors() {
         Err(ReportError::Read { .. })
     ));
 }
+
+#[test]
+fn concurrent_runs_are_optional_and_shown_as_a_warning() {
+    let alone = sample_run("r1", "h", 1.0);
+    let text = serde_json::to_string(&alone).expect("serialize");
+    assert!(!text.contains("concurrent_runs"), "absent when alone");
+    assert!(!render_html(std::slice::from_ref(&alone)).contains("Not alone"));
+    let mut shared = alone;
+    shared.concurrent_runs = vec![ConcurrentRun {
+        pid: 4321,
+        out: Some("results/other".into()),
+    }];
+    let text = serde_json::to_string(&shared).expect("serialize");
+    let back = parse(&text, Path::new("results.json")).expect("read back");
+    assert_eq!(back.concurrent_runs, shared.concurrent_runs);
+    let html = render_html(&[back]);
+    assert!(html.contains("Not alone"), "the report warns");
+    assert!(html.contains("pid 4321 writing results/other"));
+}

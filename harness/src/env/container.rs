@@ -24,7 +24,9 @@ use super::{Environment, Instance};
 use crate::measure::{Launch, MemPart};
 use anyhow::Context;
 use bench_container::cgroup::delegation;
-use bench_container::{userns, Container, IdMap, Profile, Rootfs, RootfsBuilder, Runtime, Spec};
+use bench_container::{
+    userns, Container, IdMap, Limits, Profile, Rootfs, RootfsBuilder, Runtime, Spec,
+};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,6 +48,9 @@ pub struct ContainerEnv {
     launches: u64,
     /// Not root: every container in a user namespace of its own.
     rootless: bool,
+    /// Each container's limits (none for the measured rows; fault tests
+    /// set a memory limit to see the OOM killer at work).
+    limits: Limits,
 }
 
 impl ContainerEnv {
@@ -62,7 +67,16 @@ impl ContainerEnv {
             state: None,
             launches: 0,
             rootless: !bench_container::is_root(),
+            limits: Limits::default(),
         })
+    }
+
+    /// Holds every container to `bytes` of memory (its cgroup's limit):
+    /// past it, the kernel's OOM killer ends the workload, and the request
+    /// that was running fails saying so. Needs a profile with a cgroup.
+    pub fn with_memory_limit(mut self, bytes: u64) -> ContainerEnv {
+        self.limits.memory_bytes = Some(bytes);
+        self
     }
 
     fn state(&mut self) -> anyhow::Result<&(Runtime, Arc<Rootfs>)> {
@@ -157,14 +171,16 @@ impl Environment for ContainerEnv {
 
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
         let profile = self.profile;
+        let limits = self.limits;
         self.launches += 1;
         let name = format!("w{}", self.launches);
         let (runtime, rootfs) = self.state()?;
         let (chan, theirs) = Channel::pair()?;
         let fd = theirs.as_raw_fd();
-        let spec = Spec::new(&name, profile, rootfs.clone(), EXE_IN_ROOTFS)
+        let mut spec = Spec::new(&name, profile, rootfs.clone(), EXE_IN_ROOTFS)
             .arg(fd.to_string())
             .keep_fd(fd);
+        spec.limits = limits;
         let container = runtime
             .spawn(&spec)
             .with_context(|| format!("starting container:{}", profile.name()))?;
@@ -197,7 +213,20 @@ impl Instance for ContainerInstance {
     }
 
     fn request(&mut self, cmd: Command, timeout: Duration) -> anyhow::Result<Message> {
-        self.chan.request(cmd, timeout)
+        let reply = self.chan.request(cmd, timeout);
+        // A workload that vanished mid-request may have met its memory limit.
+        let oom = self
+            .container
+            .as_ref()
+            .and_then(Container::cgroup)
+            .map_or(0, |cg| cg.oom_kills());
+        match reply {
+            Err(e) if oom > 0 => Err(e.context(format!(
+                "the kernel's OOM killer killed the workload ({oom} OOM kill(s) in the \
+                 container's cgroup): it used more memory than the container's limit"
+            ))),
+            other => other,
+        }
     }
 
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {

@@ -49,7 +49,13 @@ impl ContainerWarm {
 
     fn zygote(&mut self) -> anyhow::Result<Rc<Zygote>> {
         if let Some(z) = &self.zygote {
-            return Ok(z.clone());
+            if alive(z.container().pid()) {
+                return Ok(z.clone());
+            }
+            // Killed (an OOM, a stray SIGKILL): its namespaces and cgroup
+            // went or go with it. Start a new one, zygote before runtime.
+            self.zygote = None;
+            self.runtime = None;
         }
         let runtime = Runtime::new().context("setting up cgroups for the zygote")?;
         let rootfs = RootfsBuilder::new()
@@ -128,6 +134,18 @@ impl Environment for ContainerWarm {
         inst.launch = Launch::from_marks(t0, &[("zygote_fork", forked), ("workload_start", ready)]);
         Ok(Box::new(inst))
     }
+}
+
+/// Is process `pid` (our child) still running? A killed child stays a
+/// zombie (state `Z` in `/proc/PID/stat`, proc(5)) until it is reaped.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let state = s.get(s.rfind(')')? + 1..)?.split_whitespace().next()?;
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
 }
 
 /// A workload forked by the zygote. Dropped without teardown, its process

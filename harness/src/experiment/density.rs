@@ -31,6 +31,7 @@ pub fn density(
         let mut running: Vec<Box<dyn Instance>> = Vec::with_capacity(n as usize);
         let mut ready = Vec::with_capacity(n as usize);
         for _ in 0..n {
+            crate::interrupt::check()?;
             let mut inst = env
                 .launch()
                 .with_context(|| format!("density: instance {} of {n}", running.len() + 1))?;

@@ -20,6 +20,7 @@ pub fn memory(env: &mut dyn Environment, plan: &Plan, bar: &ProgressBar) -> anyh
     let mut parts: Vec<(MemPart, Vec<f64>)> = Vec::new();
     let mut totals = Vec::new();
     for _ in 0..plan.memory_samples {
+        crate::interrupt::check()?;
         let mut inst = env.launch()?;
         hold(inst.as_mut(), plan.working_set)?;
         let sample = inst.memory()?;

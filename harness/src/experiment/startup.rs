@@ -24,6 +24,7 @@ pub fn startup(
     let mut torn_down = Vec::new();
     let mut phases: Vec<(&'static str, Vec<f64>)> = Vec::new();
     for i in 0..plan.startup_warmup + plan.startup_samples {
+        crate::interrupt::check()?;
         let inst = env.launch().with_context(|| format!("launch {}", i + 1))?;
         let launch = inst.launch().clone();
         let teardown = inst

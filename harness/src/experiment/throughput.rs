@@ -96,12 +96,16 @@ impl Contender {
 /// r of workload w runs in each environment in turn before r+1 starts, so
 /// a burst of background load hits all environments alike and the ratios to
 /// native (measured in the same loop) stay fair. Warm-up repetitions are
-/// discarded.
+/// discarded. It stops early, leaving the rest unmeasured, once SIGINT or
+/// SIGTERM came ([`crate::interrupt`]); the caller checks for that.
 pub fn throughput(contenders: &mut [Contender], plan: &Plan, tsc_hz: f64, bar: &ProgressBar) {
     for (wi, w) in Workload::ALL.into_iter().enumerate() {
         let (size, planned) = plan.params.get(w.name()).copied().unwrap_or((0, 1));
         for rep in 0..plan.throughput_warmup + plan.throughput_reps {
             for c in contenders.iter_mut() {
+                if crate::interrupt::pending().is_some() {
+                    return;
+                }
                 bar.inc(1);
                 let Some(inst) = c.inst.as_mut().filter(|_| c.error.is_none()) else {
                     continue;

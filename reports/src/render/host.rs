@@ -30,6 +30,23 @@ pub(super) fn noisy_warning(noisy: &[figures::Noisy]) -> String {
     )
 }
 
+/// The box at the top of the page when other vmvc runs measured at the same
+/// time as one of these runs; empty otherwise.
+pub(super) fn concurrent_warning(page: &Page) -> String {
+    page.runs
+        .iter()
+        .filter(|r| !r.res.concurrent_runs.is_empty())
+        .map(|r| {
+            format!(
+                "<div class=\"warning concurrent\" role=\"note\"><strong>Not alone:</strong> {}: \
+                 {}.</div>\n",
+                esc(&r.label()),
+                esc(&crate::schema::concurrent_warning(&r.res.concurrent_runs))
+            )
+        })
+        .collect()
+}
+
 /// One row of the host table: its name and how to read it from a run.
 type Fact = (&'static str, fn(&Results) -> String);
 

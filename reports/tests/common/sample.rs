@@ -342,5 +342,6 @@ pub fn sample_run(run_id: &str, hostname: &str, scale: f64) -> Results {
         }),
         environments: vec![native, container, vm_bare, vm_linux],
         identities: Vec::new(),
+        concurrent_runs: Vec::new(),
     }
 }

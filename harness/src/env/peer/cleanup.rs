@@ -42,7 +42,7 @@ pub(super) fn cgroup_mounts() -> Vec<PathBuf> {
 }
 
 /// Kills what is still in cgroup `dir` and removes it; Ok if it is not there.
-pub(super) fn remove_cgroup(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn remove_cgroup(dir: &Path) -> std::io::Result<()> {
     if !dir.is_dir() {
         return Ok(());
     }
@@ -121,5 +121,40 @@ impl PrivateDir {
 impl Drop for PrivateDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Deletes the OCI state directory `state` (`<root>/<id>`, e.g.
+/// `/run/crun/vmvc-<tag>-1`) the way the tool itself would, `<tool> [--root
+/// ROOT] delete -f <id>`, which also removes the container's cgroup; the
+/// directory is removed by hand if the tool is missing or fails. The tool is
+/// told by the root's name: `crun`/`runc` (root) or `vmvc-crun…`/`vmvc-runc…`
+/// (rootless, [`super::oci::rootless_state_root`]). For [`crate::leftovers`].
+pub(crate) fn delete_oci_state(state: &Path) -> std::io::Result<()> {
+    let (Some(root), Some(id)) = (state.parent(), state.file_name()) else {
+        return Ok(());
+    };
+    let root_name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let kind = [super::tool::Tool::Crun, super::tool::Tool::Runc]
+        .into_iter()
+        .find(|k| root_name == k.name() || root_name.starts_with(&format!("vmvc-{}", k.name())));
+    if let Some(kind) = kind {
+        if let Some(path) = super::tool::find(kind.name()) {
+            let tool = ToolCmd {
+                kind,
+                path,
+                hide_unified: kind == super::tool::Tool::Crun
+                    && super::hybrid::unified_has_controllers(),
+                state_root: (root_name != kind.name()).then(|| root.to_owned()),
+            };
+            let _ = tool.delete(&id.to_string_lossy());
+        }
+    }
+    match std::fs::remove_dir_all(state) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }

@@ -62,6 +62,7 @@
 
 mod bwrap;
 mod cleanup;
+pub(crate) use cleanup::{delete_oci_state, remove_cgroup};
 mod cloud_hypervisor;
 mod firecracker;
 mod hybrid;
