@@ -187,3 +187,22 @@ pub(crate) fn install(filters: &Filters) -> Result<(), Errno> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The filters compile, and each fits the kernel's limit of 4096
+    /// instructions (BPF_MAXINSNS); their sizes are printed for the curious.
+    #[test]
+    fn the_filters_compile_and_fit() {
+        let f = filters().expect("compiling the filters");
+        for (what, prog) in ["x32 guard", "denylist", "clone3"].iter().zip(f) {
+            eprintln!("{what}: {} BPF instructions", prog.len());
+            assert!(!prog.is_empty() && prog.len() <= 4096, "{what}");
+        }
+        let names: std::collections::BTreeSet<i64> = DENIED.iter().map(|d| d.0).collect();
+        assert_eq!(names.len(), DENIED.len(), "no call listed twice");
+        assert!(!names.contains(&libc::SYS_clone), "clone has its own rules");
+    }
+}
