@@ -154,10 +154,12 @@ fn compile() -> std::result::Result<Filters, seccompiler::BackendError> {
 #[cfg(target_arch = "x86_64")]
 fn x32_guard() -> BpfProgram {
     use seccompiler::sock_filter;
-    // Classic BPF opcodes (linux/bpf_common.h); the offsets of
-    // `struct seccomp_data` (linux/seccomp.h): nr is at 0.
-    const LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
-    const JMP_JGE_K: u16 = 0x05 | 0x30;
+    // Classic BPF opcodes (linux/bpf_common.h): BPF_LD | BPF_W | BPF_ABS
+    // (0x00 | 0x00 | 0x20), BPF_JMP | BPF_JGE | BPF_K (0x05 | 0x30 | 0x00),
+    // BPF_RET | BPF_K (0x06 | 0x00); the offsets of `struct seccomp_data`
+    // (linux/seccomp.h): nr is at 0.
+    const LD_W_ABS: u16 = 0x20;
+    const JMP_JGE_K: u16 = 0x35;
     const RET_K: u16 = 0x06;
     const X32_SYSCALL_BIT: u32 = 0x4000_0000;
     let op = |code, jt, jf, k| sock_filter { code, jt, jf, k };
