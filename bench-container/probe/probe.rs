@@ -17,7 +17,7 @@
 //! vmvc-probe try WHAT [ARG]   one break-out attempt: "ok", or "errno N"; WHAT is
 //!                             mount, ptrace PID, kill PID, openw PATH, create PATH,
 //!                             read PATH, init_module, finit_module, keyctl, add_key,
-//!                             unshare_user, clone_user, clone3, rawsock IFNAME
+//!                             unshare_user, clone_user, clone3, x32_mount, rawsock IFNAME
 //! ```
 //!
 //! The attempts are raw system calls (std has no wrapper for most of them),
@@ -51,7 +51,10 @@ fn main() {
         ),
         "ids" => {
             let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-            let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap_or("Uid: ?");
+            let uid = status
+                .lines()
+                .find(|l| l.starts_with("Uid:"))
+                .unwrap_or("Uid: ?");
             println!("{}", uid.split_whitespace().nth(1).unwrap_or("?"));
             for f in ["/proc/self/uid_map", "/proc/self/gid_map"] {
                 let map = std::fs::read_to_string(f).unwrap_or_default();
@@ -163,7 +166,14 @@ fn attempt(what: &str, arg: &str) -> Option<i32> {
     // ones that could succeed are undone or harmless (see each).
     let r = unsafe {
         match what {
-            "mount" => syscall(nr::MOUNT, c"none".as_ptr(), c"/tmp".as_ptr(), c"tmpfs".as_ptr(), 0i64, 0i64),
+            "mount" => syscall(
+                nr::MOUNT,
+                c"none".as_ptr(),
+                c"/tmp".as_ptr(),
+                c"tmpfs".as_ptr(),
+                0i64,
+                0i64,
+            ),
             // PTRACE_ATTACH = 16.
             "ptrace" => syscall(nr::PTRACE, 16i64, pid, 0i64, 0i64),
             "kill" => syscall(nr::KILL, pid, 9i64),
@@ -189,7 +199,14 @@ fn attempt(what: &str, arg: &str) -> Option<i32> {
             "finit_module" => syscall(nr::FINIT_MODULE, -1i64, c"".as_ptr(), 0i64),
             // KEYCTL_GET_KEYRING_ID (0) of KEY_SPEC_SESSION_KEYRING (-3), no create.
             "keyctl" => syscall(nr::KEYCTL, 0i64, -3i64, 0i64),
-            "add_key" => syscall(nr::ADD_KEY, c"user".as_ptr(), c"vmvc".as_ptr(), c"x".as_ptr(), 1i64, -3i64),
+            "add_key" => syscall(
+                nr::ADD_KEY,
+                c"user".as_ptr(),
+                c"vmvc".as_ptr(),
+                c"x".as_ptr(),
+                1i64,
+                -3i64,
+            ),
             // CLONE_NEWUSER = 0x10000000.
             "unshare_user" => syscall(nr::UNSHARE, 0x1000_0000i64),
             "clone_user" => {
@@ -201,6 +218,16 @@ fn attempt(what: &str, arg: &str) -> Option<i32> {
                 }
                 r
             }
+            // mount by its x32 number (bit 30 set): the x32 ABI's entry,
+            // where a denylist keyed on x86_64 numbers would not look.
+            "x32_mount" => syscall(
+                0x4000_0000 | nr::MOUNT,
+                c"none".as_ptr(),
+                c"/tmp".as_ptr(),
+                c"tmpfs".as_ptr(),
+                0i64,
+                0i64,
+            ),
             // clone3 with a too-small size: EINVAL where it is allowed,
             // the filter's answer where it is not; never a child.
             "clone3" => syscall(nr::CLONE3, 0i64, 0i64),
@@ -222,7 +249,11 @@ fn attempt(what: &str, arg: &str) -> Option<i32> {
         }
     };
     // SAFETY: the C library's thread-local errno.
-    Some(if r < 0 { unsafe { *__errno_location() } } else { 0 })
+    Some(if r < 0 {
+        unsafe { *__errno_location() }
+    } else {
+        0
+    })
 }
 
 /// Closes a descriptor a successful open returned; passes errors on.
