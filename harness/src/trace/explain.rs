@@ -107,7 +107,7 @@ pub fn explain(c: &Call) -> Option<Step> {
             "keeps runc's 14 capabilities, effective and permitted; inheritable empty",
             "capset(2), capabilities(7)",
         ),
-        "seccomp" => step(
+        "seccomp" if a.contains("SECCOMP_SET_MODE_FILTER") && !c.result.starts_with("-1") => step(
             "installs a seccomp filter: the kernel checks every later system call against it",
             "seccomp(2)",
         ),

@@ -41,60 +41,100 @@ use seccompiler::{
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-/// The system calls refused outright (EPERM), with why.
+/// The system calls refused outright (EPERM): number, name, why.
 #[cfg(target_arch = "x86_64")]
-pub const DENIED: [(i64, &str); 43] = {
+pub const DENIED: [(i64, &str, &str); 43] = {
     use libc::*;
     [
-        (SYS_init_module, "load a kernel module"),
-        (SYS_finit_module, "load a kernel module"),
-        (SYS_delete_module, "unload a kernel module"),
-        (SYS_kexec_load, "boot another kernel"),
-        (SYS_kexec_file_load, "boot another kernel"),
-        (SYS_reboot, "reboot the host"),
-        (SYS_mount, "mount (after setup)"),
-        (SYS_umount2, "unmount, e.g. a masked path"),
-        (SYS_pivot_root, "change the root mount"),
-        (SYS_open_tree, "new mount API"),
-        (SYS_move_mount, "new mount API"),
-        (SYS_fsopen, "new mount API"),
-        (SYS_fsconfig, "new mount API"),
-        (SYS_fsmount, "new mount API"),
-        (SYS_fspick, "new mount API"),
-        (SYS_mount_setattr, "new mount API"),
-        (SYS_swapon, "host swap"),
-        (SYS_swapoff, "host swap"),
-        (SYS_keyctl, "kernel keyrings are not namespaced"),
-        (SYS_add_key, "kernel keyrings are not namespaced"),
-        (SYS_request_key, "kernel keyrings are not namespaced"),
-        (SYS_bpf, "load BPF programs into the kernel"),
-        (SYS_perf_event_open, "observe the host's CPUs and kernel"),
-        (SYS_userfaultfd, "stall the kernel at will (exploit helper)"),
-        (SYS_open_by_handle_at, "open host files by handle (shocker)"),
-        (SYS_setns, "join another namespace"),
-        (SYS_unshare, "make new namespaces, a user namespace too"),
-        (SYS_acct, "process accounting for the host"),
-        (SYS_settimeofday, "the clock is not namespaced"),
-        (SYS_clock_settime, "the clock is not namespaced"),
-        (SYS_clock_adjtime, "the clock is not namespaced"),
-        (SYS_iopl, "raw I/O ports"),
-        (SYS_ioperm, "raw I/O ports"),
-        (SYS_kcmp, "compare kernel objects of other processes"),
-        (SYS_lookup_dcookie, "kernel profiling"),
-        (SYS_quotactl, "filesystem quotas of the host"),
-        (SYS_syslog, "the kernel log"),
-        (SYS_uselib, "obsolete"),
-        (SYS_ustat, "obsolete"),
-        (SYS_sysfs, "obsolete"),
-        (SYS__sysctl, "obsolete"),
-        (SYS_nfsservctl, "obsolete"),
-        (SYS_vhangup, "hang up the terminal"),
+        (SYS_init_module, "init_module", "load a kernel module"),
+        (SYS_finit_module, "finit_module", "load a kernel module"),
+        (SYS_delete_module, "delete_module", "unload a kernel module"),
+        (SYS_kexec_load, "kexec_load", "boot another kernel"),
+        (
+            SYS_kexec_file_load,
+            "kexec_file_load",
+            "boot another kernel",
+        ),
+        (SYS_reboot, "reboot", "reboot the host"),
+        (SYS_mount, "mount", "mount (after setup)"),
+        (SYS_umount2, "umount2", "unmount, e.g. a masked path"),
+        (SYS_pivot_root, "pivot_root", "change the root mount"),
+        (SYS_open_tree, "open_tree", "new mount API"),
+        (SYS_move_mount, "move_mount", "new mount API"),
+        (SYS_fsopen, "fsopen", "new mount API"),
+        (SYS_fsconfig, "fsconfig", "new mount API"),
+        (SYS_fsmount, "fsmount", "new mount API"),
+        (SYS_fspick, "fspick", "new mount API"),
+        (SYS_mount_setattr, "mount_setattr", "new mount API"),
+        (SYS_swapon, "swapon", "host swap"),
+        (SYS_swapoff, "swapoff", "host swap"),
+        (SYS_keyctl, "keyctl", "kernel keyrings are not namespaced"),
+        (SYS_add_key, "add_key", "kernel keyrings are not namespaced"),
+        (
+            SYS_request_key,
+            "request_key",
+            "kernel keyrings are not namespaced",
+        ),
+        (SYS_bpf, "bpf", "load BPF programs into the kernel"),
+        (
+            SYS_perf_event_open,
+            "perf_event_open",
+            "observe the host's CPUs and kernel",
+        ),
+        (
+            SYS_userfaultfd,
+            "userfaultfd",
+            "stall the kernel at will (exploit helper)",
+        ),
+        (
+            SYS_open_by_handle_at,
+            "open_by_handle_at",
+            "open host files by handle (shocker)",
+        ),
+        (SYS_setns, "setns", "join another namespace"),
+        (
+            SYS_unshare,
+            "unshare",
+            "make new namespaces, a user namespace too",
+        ),
+        (SYS_acct, "acct", "process accounting for the host"),
+        (
+            SYS_settimeofday,
+            "settimeofday",
+            "the clock is not namespaced",
+        ),
+        (
+            SYS_clock_settime,
+            "clock_settime",
+            "the clock is not namespaced",
+        ),
+        (
+            SYS_clock_adjtime,
+            "clock_adjtime",
+            "the clock is not namespaced",
+        ),
+        (SYS_iopl, "iopl", "raw I/O ports"),
+        (SYS_ioperm, "ioperm", "raw I/O ports"),
+        (
+            SYS_kcmp,
+            "kcmp",
+            "compare kernel objects of other processes",
+        ),
+        (SYS_lookup_dcookie, "lookup_dcookie", "kernel profiling"),
+        (SYS_quotactl, "quotactl", "filesystem quotas of the host"),
+        (SYS_syslog, "syslog", "the kernel log"),
+        (SYS_uselib, "uselib", "obsolete"),
+        (SYS_ustat, "ustat", "obsolete"),
+        (SYS_sysfs, "sysfs", "obsolete"),
+        (SYS__sysctl, "_sysctl", "obsolete"),
+        (SYS_nfsservctl, "nfsservctl", "obsolete"),
+        (SYS_vhangup, "vhangup", "hang up the terminal"),
     ]
 };
 
 /// The `clone(2)` flags that make a new namespace: clone with any of them
 /// is refused (clone's flags are its first argument on x86_64).
-const CLONE_NEW: [libc::c_int; 7] = [
+pub const CLONE_NEW: [libc::c_int; 7] = [
     libc::CLONE_NEWNS,
     libc::CLONE_NEWUTS,
     libc::CLONE_NEWIPC,
@@ -127,7 +167,7 @@ fn compile() -> std::result::Result<Filters, seccompiler::BackendError> {
 fn compile() -> std::result::Result<Filters, seccompiler::BackendError> {
     let arch = seccompiler::TargetArch::x86_64;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
-        DENIED.iter().map(|(nr, _)| (*nr, Vec::new())).collect();
+        DENIED.iter().map(|(nr, _, _)| (*nr, Vec::new())).collect();
     // clone: refused when any CLONE_NEW* bit is set; one rule per bit (the
     // rules of a call are OR'ed, the conditions of a rule AND'ed).
     let mut clone = Vec::new();
