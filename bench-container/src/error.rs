@@ -65,6 +65,9 @@ pub enum Error {
     #[error("the container process exited during setup ({status}) without reporting why")]
     DiedDuringSetup { status: String },
 
+    #[error("building the seccomp filter: {why}; the filter is written for x86_64")]
+    Seccomp { why: String },
+
     #[error("this profile needs cgroups, but the runtime was created without them")]
     CgroupsDisabled,
 

@@ -69,6 +69,13 @@ fn rootless_full_is_root_inside_and_the_user_outside() {
                 "clone",
                 "userns_map",
                 "rootfs_setup",
+                "readonly_paths",
+                "masked_paths",
+                "pivot_root",
+                "rootfs_readonly",
+                "no_new_privs",
+                "drop_caps",
+                "seccomp",
                 "exec"
             ]
         );
@@ -95,8 +102,27 @@ fn rootless_full_gets_pid_1_lo_only_a_read_only_root_and_no_host_files() {
     assert_eq!(run("rl-uts", &["hostname"]).0.trim(), "rl-uts");
     let (mounts, _) = run("rl-mounts", &["mounts"]);
     let lines: Vec<&str> = mounts.lines().collect();
-    assert_eq!(lines.len(), 2, "the rootfs and /proc only: {mounts}");
+    // The rootfs, /proc, and the security defaults' paths under /proc.
+    assert!(lines.len() > 2, "{mounts}");
     assert!(lines[0].split(' ').nth(5).is_some_and(|o| o.contains("ro")));
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.split(' ').nth(4).is_some_and(|p| p.starts_with("/proc"))),
+        "the rootfs and /proc only: {mounts}"
+    );
+    // The security defaults apply rootless too: inside its own user
+    // namespace the container could make another one, but the seccomp
+    // filter refuses it.
+    let (out, _) = run("rl-sec", &["security"]);
+    assert!(
+        out.contains("NoNewPrivs: 1") && out.contains("Seccomp: 2"),
+        "{out}"
+    );
+    assert_eq!(
+        run("rl-userns", &["try", "unshare_user"]).0.trim(),
+        "errno 1"
+    );
     let (out, _) = run("rl-files", &["exists", "/etc/passwd", "/usr", "/proc/self"]);
     assert_eq!(out, "/etc/passwd no\n/usr no\n/proc/self yes\n");
 }

@@ -56,6 +56,8 @@ fn link_applets(busybox: &std::path::Path, rootfs: &Rootfs) -> anyhow::Result<()
 /// busybox commands. Dropping it removes the rootfs and the cgroups.
 pub struct BusyboxBox {
     profile: Profile,
+    /// `Spec::secure`: the security defaults of the full profile.
+    secure: bool,
     limits: Limits,
     runtime: Runtime,
     rootfs: Arc<Rootfs>,
@@ -76,6 +78,7 @@ impl BusyboxBox {
         link_applets(&busybox, &rootfs)?;
         Ok(BusyboxBox {
             profile,
+            secure: profile == Profile::Full,
             limits: Limits::default(),
             runtime,
             rootfs: Arc::new(rootfs),
@@ -84,6 +87,11 @@ impl BusyboxBox {
 
     pub fn profile(&self) -> Profile {
         self.profile
+    }
+
+    /// Turns the full profile's security defaults off (`full-nosec`) or on.
+    pub fn set_secure(&mut self, secure: bool) {
+        self.secure = secure;
     }
 
     /// Limits for the containers it starts (their cgroup's memory, pids
@@ -118,6 +126,7 @@ impl BusyboxBox {
             spec.env.push(format!("TERM={}", term.to_string_lossy()));
         }
         spec.limits = self.limits;
+        spec.secure = self.secure;
         // A shell expects /dev/null (`cmd &` reads it) and friends.
         spec.devices = self.profile == Profile::Full;
         spec.stdout = stdout;

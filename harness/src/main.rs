@@ -102,7 +102,8 @@ enum Cmd {
         /// `container` or `vm`.
         #[arg(value_parser = ["container", "vm"])]
         kind: String,
-        /// The container profile: chroot, chroot+cgroup or full.
+        /// The container profile: chroot, chroot+cgroup, full, or
+        /// full-nosec (full without the security defaults).
         #[arg(long, default_value = "full")]
         profile: String,
         /// No messages from vmvc itself, only the shell's.

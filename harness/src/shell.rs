@@ -83,9 +83,8 @@ pub fn container(
     command: &[String],
     quiet: bool,
 ) -> anyhow::Result<i32> {
-    let profile = Profile::from_name(profile).with_context(|| {
-        format!("unknown container profile {profile:?}; profiles: chroot, chroot+cgroup, full")
-    })?;
+    let row = profile;
+    let (profile, secure) = crate::env::container::parse_profile(row)?;
     if !nix::unistd::geteuid().is_root() {
         bail!(
             "a container from scratch needs root here (namespaces, mounts, chroot, cgroups): \
@@ -95,6 +94,7 @@ pub fn container(
     let limits = limits.limits()?;
     let mut bb = BusyboxBox::new(profile)?;
     bb.set_limits(limits)?;
+    bb.set_secure(secure);
     let script = command.join(" ");
     let args: Vec<&str> = if command.is_empty() {
         vec!["sh"]
@@ -104,12 +104,16 @@ pub fn container(
     if !quiet {
         // Before the shell starts, so that its prompt comes last.
         eprintln!(
-            "vmvc: busybox sh in container:{} ({}); {}",
-            profile.name(),
+            "vmvc: busybox sh in container:{row} ({}{}); {}",
             if profile.namespaces().is_empty() {
                 "no namespaces: the host's pids, hostname and network"
             } else {
                 "its own mount, pid, uts, ipc and net namespaces"
+            },
+            match (profile, secure) {
+                (Profile::Full, true) => ", runc's security defaults",
+                (Profile::Full, false) => ", without the security defaults",
+                _ => "",
             },
             if command.is_empty() {
                 TRY

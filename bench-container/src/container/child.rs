@@ -1,15 +1,22 @@
 //! The child: what runs between clone and execve, in the new namespaces.
 //!
-//! It joins the cgroup (v1), makes every mount private, bind-mounts the
-//! rootfs, mounts `/proc`, switches root with pivot_root(2) and detaches the
-//! old root (or only chroot(2)s for the `chroot` profiles), sets the
-//! hostname and the descriptors, and execs the workload. Everything it needs
-//! is prepared by the parent in a [`Plan`] first: the child may not allocate
-//! (signal-safety(7)). Sources: pivot_root(2), mount_namespaces(7),
-//! mount(2).
+//! It joins the cgroup (v1), sets up the descriptors, makes every mount
+//! private, bind-mounts the rootfs, mounts `/proc`, switches root with
+//! pivot_root(2) and detaches the old root (or only chroot(2)s for the
+//! `chroot` profiles), sets the hostname, applies the security defaults
+//! (`super::security`: read-only and masked paths, the root read-only,
+//! no_new_privs, capabilities, seccomp) and execs the workload. Each phase
+//! ends with a timestamp in the [`Record`] it reports. Everything it needs
+//! is prepared by the parent in a [`Plan`] first: the child may not
+//! allocate (signal-safety(7)). Sources: pivot_root(2),
+//! mount_namespaces(7), mount(2).
 
 use super::profile::{Profile, Spec};
 use super::report::{mono_ns, Record, STEP_DEV, STEP_EXEC, STEP_USERNS};
+use super::report::{STEP_CAPS, STEP_MASK, STEP_NNP, STEP_RO_PATHS, STEP_SECCOMP};
+use super::report::{T_CAPS, T_CLONE, T_MASK, T_NNP, T_PIVOT, T_ROOTFS, T_ROOT_RO};
+use super::report::{T_RO_PATHS, T_SECCOMP};
+use super::security::{self, Hardening};
 use crate::error::{Error, Result};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, open, FcntlArg, FdFlag, OFlag};
@@ -43,6 +50,8 @@ pub(super) struct Plan {
     userns_sync: Option<(RawFd, RawFd)>,
     /// Flags of the read-only remount of the rootfs (see `locked_flags`).
     ro_flags: MsFlags,
+    /// `Spec::secure` (full profile): the security defaults.
+    hardening: Option<Hardening>,
     /// `Spec::devices`: the rootfs's `dev` directory, and each (host device,
     /// its place under it).
     dev: Option<(CString, Vec<(CString, CString)>)>,
@@ -152,6 +161,10 @@ impl Plan {
                 | MsFlags::MS_RDONLY
                 | MsFlags::MS_NOSUID
                 | MsFlags::MS_NODEV,
+            hardening: match (spec.secure, spec.profile, spec.bare) {
+                (true, Profile::Full, false) => Some(Hardening::new(root)?),
+                _ => None,
+            },
             zygote: spec.zygote,
         })
     }
@@ -167,8 +180,7 @@ pub(super) fn child_main(plan: &Plan, join_cgroup: bool, report: BorrowedFd<'_>)
         kind: Record::FAILURE,
         step,
         errno: errno as i32,
-        t_clone: 0,
-        t_setup: 0,
+        times: [0; 9],
     };
     let _ = write(report, &rec.encode());
     // SAFETY: _exit ends the process without running atexit handlers or
@@ -190,7 +202,8 @@ fn child_setup(
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         write(fd, b"0").map_err(at(0))?;
     }
-    let t_clone = mono_ns();
+    let mut t = [0i64; 9];
+    t[T_CLONE] = mono_ns();
     if let Some((sync_r, sync_w)) = p.userns_sync {
         // Our copy of the write end must go, or a dead launcher would
         // leave us waiting forever instead of reading end-of-file.
@@ -208,6 +221,17 @@ fn child_setup(
     // SAFETY: SIG_DFL installs no handler; nothing can run in one.
     unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigDfl) }
         .map_err(at(1))?;
+    // File descriptors: stdout/stderr if asked, and clear close-on-exec on
+    // the ones the program inherits.
+    if let Some(fd) = p.stdout {
+        dup2(fd, 1).map_err(at(11))?;
+    }
+    if let Some(fd) = p.stderr {
+        dup2(fd, 2).map_err(at(11))?;
+    }
+    for &fd in &p.keep {
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).map_err(at(11))?;
+    }
 
     let none = None::<&CStr>;
     match p.profile {
@@ -225,8 +249,7 @@ fn child_setup(
             )
             .map_err(at(2))?;
             // pivot_root needs the new root to be a mount point: bind it
-            // onto itself, then make that bind read-only (one rootfs serves
-            // many containers).
+            // onto itself (made read-only after pivot_root, below).
             mount(
                 Some(p.root.as_c_str()),
                 p.root.as_c_str(),
@@ -235,7 +258,6 @@ fn child_setup(
                 none,
             )
             .map_err(at(3))?;
-            mount(none, p.root.as_c_str(), none, p.ro_flags, none).map_err(at(4))?;
             // A proc of the *new* pid namespace: the workload sees itself as PID 1.
             let noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
             mount(
@@ -277,6 +299,13 @@ fn child_setup(
                     .map_err(at(STEP_DEV))?;
                 }
             }
+            t[T_ROOTFS] = mono_ns();
+            if let Some(h) = &p.hardening {
+                h.paths.make_readonly().map_err(at(STEP_RO_PATHS))?;
+                t[T_RO_PATHS] = mono_ns();
+                h.paths.mask().map_err(at(STEP_MASK))?;
+                t[T_MASK] = mono_ns();
+            }
             chdir(p.root.as_c_str()).map_err(at(6))?;
             // pivot_root(".", "."): the new root goes to /, the old root is
             // stacked on top of it at the same place; detaching "." then
@@ -289,6 +318,10 @@ fn child_setup(
             if let Some(h) = &p.hostname {
                 sethostname(std::ffi::OsStr::from_bytes(h)).map_err(at(10))?;
             }
+            t[T_PIVOT] = mono_ns();
+            if let Some(h) = &p.hardening {
+                harden(p, h, &mut t)?;
+            }
         }
         Profile::Chroot | Profile::ChrootCgroup => {
             chdir(p.root.as_c_str()).map_err(at(6))?;
@@ -296,23 +329,14 @@ fn child_setup(
             chdir(c"/").map_err(at(6))?;
         }
     }
-    // File descriptors: stdout/stderr if asked, and clear close-on-exec on
-    // the ones the program inherits.
-    if let Some(fd) = p.stdout {
-        dup2(fd, 1).map_err(at(11))?;
-    }
-    if let Some(fd) = p.stderr {
-        dup2(fd, 2).map_err(at(11))?;
-    }
-    for &fd in &p.keep {
-        fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).map_err(at(11))?;
+    if t[T_ROOTFS] == 0 {
+        t[T_ROOTFS] = mono_ns();
     }
     let rec = Record {
         kind: Record::PROGRESS,
         step: 0,
         errno: 0,
-        t_clone,
-        t_setup: mono_ns(),
+        times: t,
     };
     write(report, &rec.encode()).map_err(at(11))?;
     if let Some(ctl) = p.zygote {
@@ -336,4 +360,21 @@ fn child_setup(
         std::thread::sleep(Duration::from_micros(500));
     }
     Err((STEP_EXEC, Errno::last()))
+}
+
+/// The security defaults after pivot_root (`super::security`), each
+/// timestamped: the root read-only, no_new_privs, capabilities, seccomp.
+fn harden(p: &Plan, h: &Hardening, t: &mut [i64; 9]) -> std::result::Result<(), (u32, Errno)> {
+    let none = None::<&CStr>;
+    // Like runc's `readonlyfs`: only the root mount itself; /proc and the
+    // others keep their own flags.
+    mount(none, c"/", none, p.ro_flags, none).map_err(|e| (4, e))?;
+    t[T_ROOT_RO] = mono_ns();
+    security::no_new_privs().map_err(|e| (STEP_NNP, e))?;
+    t[T_NNP] = mono_ns();
+    security::caps::drop_to(h.keep_caps).map_err(|e| (STEP_CAPS, e))?;
+    t[T_CAPS] = mono_ns();
+    security::seccomp::install(h.filters).map_err(|e| (STEP_SECCOMP, e))?;
+    t[T_SECCOMP] = mono_ns();
+    Ok(())
 }

@@ -7,10 +7,16 @@
 //! t0
 //! mkdir cgroup, write limits   cgroup_create
 //! clone3(NEW* | INTO_CGROUP) --------->  (v1: write "0" to cgroup.procs)   clone
-//!                                        mount --make-rprivate /
-//!                                        bind rootfs, remount read-only
-//!                                        mount proc; pivot_root; detach old /
-//!                                        sethostname; fds    rootfs_setup
+//!                                        fds; mount --make-rprivate /
+//!                                        bind rootfs; mount proc rootfs_setup
+//!                                        /proc/sys... read-only readonly_paths
+//!                                        /proc/kcore... masked  masked_paths
+//!                                        pivot_root; detach old /;
+//!                                        sethostname            pivot_root
+//!                                        remount / read-only    rootfs_readonly
+//!                                        prctl(NO_NEW_PRIVS)    no_new_privs
+//!                                        capabilities           drop_caps
+//!                                        seccomp filter         seccomp
 //! read report pipe  <-----------------   report timestamps; execve
 //! EOF on the pipe (close-on-exec)  exec
 //! [harness: READY on its socket]   workload_start
@@ -33,7 +39,8 @@
 //! child holds inside its own user namespace, none on the host.
 //!
 //! The files: [`profile`] (what a container gets), `clone` (clone3),
-//! `child` (the child's setup: mounts, pivot_root, exec), `report` (the
+//! `child` (the child's setup: mounts, pivot_root, exec), [`security`]
+//! (the security defaults of a real runtime), `report` (the
 //! report pipe), `running` (the running [`Container`]: wait, kill,
 //! teardown), [`zygote`] (a set-up child that forks the program on
 //! request); this file holds the [`Runtime`] and [`Runtime::spawn`].
@@ -43,6 +50,7 @@ mod clone;
 pub mod profile;
 mod report;
 mod running;
+pub mod security;
 pub mod zygote;
 
 pub use profile::{validate_name, Profile, Spec};
@@ -50,7 +58,7 @@ pub use running::{Container, Exit, Teardown};
 
 use child::Plan;
 use clone::clone_child;
-use report::{mono_ns, read_record, Record};
+use report::{mono_ns, read_record, Record, MARKS, T_CLONE};
 
 use crate::cgroup::{Cgroups, Layout};
 use crate::error::{Error, Result};
@@ -230,11 +238,17 @@ impl Runtime {
         // the child may not even have run yet (it waits for the map anyway).
         let clone_end = match mapped {
             Some(_) => cloned_at,
-            None => at(progress.t_clone),
+            None => at(progress.times[T_CLONE]),
         };
         let mut marks = vec![("cgroup_create", cgroup_created), ("clone", clone_end)];
         marks.extend(mapped.map(|t| ("userns_map", t)));
-        marks.extend([("rootfs_setup", at(progress.t_setup)), ("exec", exec_done)]);
+        // The child's phases it went through (a skipped one reports 0).
+        for (name, &t) in MARKS.iter().zip(&progress.times).skip(T_CLONE + 1) {
+            if t != 0 {
+                marks.push((name, at(t)));
+            }
+        }
+        marks.push(("exec", exec_done));
         container.marks = marks;
         Ok(container)
     }

@@ -23,7 +23,8 @@ pub enum Profile {
     /// chroot plus a cgroup with limits: the classic textbook container.
     ChrootCgroup,
     /// New mount, pid, uts, ipc and net namespaces, `pivot_root` into the
-    /// rootfs with the old root detached, its own `/proc` and hostname, a cgroup.
+    /// rootfs with the old root detached, its own `/proc` and hostname, a
+    /// cgroup, and the security defaults of a real runtime (`Spec::secure`).
     Full,
 }
 
@@ -103,6 +104,13 @@ pub struct Spec {
     /// profile only: the others have no mount namespace of their own, so a
     /// mount there would appear on the host.
     pub devices: bool,
+    /// The security defaults of a real runtime (`super::security`):
+    /// read-only and masked paths, the root read-only, no_new_privs,
+    /// runc's capabilities, a seccomp filter. On by default for `full`
+    /// (the other profiles have no mount namespace and keep the host's
+    /// view, so the rest would be half a box); off for the
+    /// `container:full-nosec` row, which shows what they cost.
+    pub secure: bool,
     /// Set by [`crate::Runtime::spawn_zygote`]: the child becomes a zygote
     /// serving this socket instead of exec'ing (`container::zygote`).
     pub(crate) zygote: Option<RawFd>,
@@ -126,6 +134,7 @@ impl Spec {
             bare: false,
             devices: false,
             no_cgroup: false,
+            secure: profile == Profile::Full,
             zygote: None,
         }
     }

@@ -6,7 +6,12 @@
 //! - `container:chroot+cgroup` — chroot plus a cgroup, the classic definition;
 //! - `container:full` (also plain `container`) — mount, pid, uts, ipc and net
 //!   namespaces, pivot_root with the old root detached, its own /proc and
-//!   hostname, a cgroup.
+//!   hostname, a cgroup, and the security defaults of a real runtime
+//!   (bench-container's `container::security`: read-only and masked paths,
+//!   the root read-only, no_new_privs, runc's capabilities, seccomp), each
+//!   a phase of its own;
+//! - `container:full-nosec` — the same without those six steps: what
+//!   security costs at startup is the difference of the two rows.
 //!
 //! Run by a normal user, every profile is **rootless**: each container gets
 //! a user namespace of its own (bench-container's `userns`), its row is
@@ -39,9 +44,29 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where the workload lives inside the rootfs.
 const EXE_IN_ROOTFS: &str = "/vmvc-workload";
 
+/// The profiles a row or a shell can name: bench-container's, and
+/// `full-nosec`, the full profile without its security defaults. Returns
+/// the profile and whether the security defaults are on.
+pub fn parse_profile(name: &str) -> anyhow::Result<(Profile, bool)> {
+    if name == NOSEC {
+        return Ok((Profile::Full, false));
+    }
+    let profile = Profile::from_name(name).with_context(|| {
+        format!(
+            "unknown container profile {name:?}; profiles: chroot, chroot+cgroup, full, {NOSEC}"
+        )
+    })?;
+    Ok((profile, profile == Profile::Full))
+}
+
+/// The full profile without the security defaults.
+pub const NOSEC: &str = "full-nosec";
+
 /// One container profile as an environment.
 pub struct ContainerEnv {
     profile: Profile,
+    /// The security defaults (`Spec::secure`): off only for `full-nosec`.
+    secure: bool,
     exe: PathBuf,
     /// Made on first launch: so that listing environments needs no root.
     state: Option<(Runtime, Arc<Rootfs>)>,
@@ -54,15 +79,12 @@ pub struct ContainerEnv {
 }
 
 impl ContainerEnv {
-    /// `profile_name`: `chroot`, `chroot+cgroup` or `full`.
+    /// `profile_name`: `chroot`, `chroot+cgroup`, `full` or `full-nosec`.
     pub fn new(profile_name: &str, exe: PathBuf) -> anyhow::Result<ContainerEnv> {
-        let profile = Profile::from_name(profile_name).with_context(|| {
-            format!(
-                "unknown container profile {profile_name:?}; profiles: chroot, chroot+cgroup, full"
-            )
-        })?;
+        let (profile, secure) = parse_profile(profile_name)?;
         Ok(ContainerEnv {
             profile,
+            secure,
             exe,
             state: None,
             launches: 0,
@@ -105,14 +127,18 @@ impl ContainerEnv {
 
 impl Environment for ContainerEnv {
     fn name(&self) -> String {
-        format!("container:{}", self.profile.name())
+        match self.secure || self.profile != Profile::Full {
+            true => format!("container:{}", self.profile.name()),
+            false => format!("container:{NOSEC}"),
+        }
     }
 
     fn description(&self) -> String {
         match self.profile {
             Profile::Chroot => "The workload chrooted into a private rootfs: no namespaces, no cgroup (a \"directory jail\").".into(),
             Profile::ChrootCgroup => "The workload chrooted into a private rootfs and placed in a cgroup of its own: the classic definition of a container.".into(),
-            Profile::Full => "The workload in new mount, pid, uts, ipc and net namespaces, pivot_root'ed into a read-only rootfs with its own /proc and hostname, in a cgroup of its own.".into(),
+            Profile::Full if self.secure => "The workload in new mount, pid, uts, ipc and net namespaces, pivot_root'ed into a read-only rootfs with its own /proc and hostname, in a cgroup of its own, with the security defaults of a real runtime: /proc/sys and friends read-only, /proc/kcore and friends masked, runc's 14 capabilities, no_new_privs, a seccomp filter.".into(),
+            Profile::Full => "container:full without its security defaults (for teaching: what security costs at startup): the same namespaces, pivot_root, /proc, hostname and cgroup, but a writable rootfs, /proc/sys writable, nothing masked, every capability, no no_new_privs, no seccomp filter.".into(),
         }
     }
 
@@ -129,6 +155,11 @@ impl Environment for ContainerEnv {
             notes.push(
                 "Startup includes creating a network namespace, the most expensive of the five (see the clone phase).".into(),
             );
+            notes.push(if self.secure {
+                "The security defaults are six phases of their own, in runc's order: readonly_paths and masked_paths (before pivot_root), then rootfs_readonly, no_new_privs, drop_caps and seccomp (the filter compiled once per process, installed per launch); container:full-nosec leaves them out.".into()
+            } else {
+                "Leaves out the six security phases of container:full (readonly_paths, masked_paths, rootfs_readonly, no_new_privs, drop_caps, seccomp): root inside keeps every capability, may mount, write /proc/sys and the rootfs, and make user namespaces. For comparison only; not a box to run anything in.".into()
+            });
         }
         if self.rootless {
             notes.push(format!(
@@ -170,8 +201,7 @@ impl Environment for ContainerEnv {
     }
 
     fn launch(&mut self) -> anyhow::Result<Box<dyn Instance>> {
-        let profile = self.profile;
-        let limits = self.limits;
+        let (profile, secure, limits) = (self.profile, self.secure, self.limits);
         self.launches += 1;
         let name = format!("w{}", self.launches);
         let (runtime, rootfs) = self.state()?;
@@ -181,9 +211,10 @@ impl Environment for ContainerEnv {
             .arg(fd.to_string())
             .keep_fd(fd);
         spec.limits = limits;
+        spec.secure = secure;
         let container = runtime
             .spawn(&spec)
-            .with_context(|| format!("starting container:{}", profile.name()))?;
+            .with_context(|| format!("starting {}", self.name()))?;
         drop(theirs);
         let mut inst = ContainerInstance {
             container: Some(container),

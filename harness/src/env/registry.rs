@@ -67,6 +67,7 @@ pub const KNOWN: &[&str] = &[
     "container:chroot",
     "container:chroot+cgroup",
     "container:full",
+    "container:full-nosec",
     "container:warm",
     "peer:crun",
     "peer:runc",

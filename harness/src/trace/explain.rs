@@ -77,6 +77,15 @@ pub fn explain(c: &Call) -> Option<Step> {
             }
         }
         "vfork" | "fork" => step("makes the child process", "fork(2)"),
+        // A masked or read-only path this kernel lacks: skipped, as runc does.
+        "mount" if c.result.starts_with("-1 ENOENT") => step(
+            "nothing to mask or protect: this kernel has no such path (skipped, as runc does)",
+            "OCI runtime spec, config-linux.md",
+        ),
+        "mount" if c.result.starts_with("-1 ENOTDIR") => step(
+            "a directory, not a file: masked with an empty tmpfs instead (next call)",
+            "mount(2), ENOTDIR",
+        ),
         "mount" => mount(a),
         "umount2" if a.contains("MNT_DETACH") => step(
             "detaches the old root: from now on no path leads back to the host's files",
@@ -85,6 +94,22 @@ pub fn explain(c: &Call) -> Option<Step> {
         "pivot_root" => step(
             "makes the container's rootfs the root of its mount namespace",
             "pivot_root(2)",
+        ),
+        "prctl" if a.contains("PR_SET_NO_NEW_PRIVS") => step(
+            "sets no_new_privs: no set-uid or file-capability program can raise privileges again",
+            "prctl(2), Documentation/userspace-api/no_new_privs.rst",
+        ),
+        "prctl" if a.contains("PR_CAP_AMBIENT") => step(
+            "clears the ambient capabilities (after dropping the rest from the bounding set, one prctl each)",
+            "capabilities(7)",
+        ),
+        "capset" => step(
+            "keeps runc's 14 capabilities, effective and permitted; inheritable empty",
+            "capset(2), capabilities(7)",
+        ),
+        "seccomp" if a.contains("SECCOMP_SET_MODE_FILTER") && !c.result.starts_with("-1") => step(
+            "installs a seccomp filter: the kernel checks every later system call against it",
+            "seccomp(2)",
         ),
         "chroot" => step(
             "changes where path lookups start: only the files change, no namespace",
@@ -127,6 +152,26 @@ fn mount(a: &str) -> Option<Step> {
         step(
             "mounts a procfs that shows only the container's pid namespace",
             "proc(5), pid_namespaces(7)",
+        )
+    } else if a.contains("\"/dev/null\"") {
+        step(
+            "masks a /proc file that shows the host (/proc/kcore, /proc/keys...): /dev/null over it",
+            "OCI runtime spec, config-linux.md \"Masked Paths\"",
+        )
+    } else if a.contains("\"tmpfs\"") && a.contains("MS_RDONLY") {
+        step(
+            "masks a /proc directory that shows the host: an empty read-only tmpfs over it",
+            "OCI runtime spec, config-linux.md \"Masked Paths\"",
+        )
+    } else if a.contains("/proc/") && a.contains("MS_REMOUNT") && a.contains("MS_RDONLY") {
+        step(
+            "makes a /proc path read-only (/proc/sys...): kernel-wide settings can be read, not written",
+            "OCI runtime spec, config-linux.md \"Readonly Paths\"",
+        )
+    } else if a.contains("/proc/") && a.contains("MS_BIND") {
+        step(
+            "binds a /proc path onto itself, to remount it read-only next",
+            "mount(2)",
         )
     } else if a.contains("MS_REMOUNT") && a.contains("MS_RDONLY") {
         step("makes the rootfs read-only", "mount(2)")

@@ -232,8 +232,8 @@ impl Environment for PeerEnv {
 
     fn description(&self) -> String {
         match self.kind {
-            Tool::Crun => "The workload started by crun (the OCI runtime in C, Podman's default) from an OCI bundle: the same read-only rootfs and namespaces as container:full, a cgroup of its own.".into(),
-            Tool::Runc => "The workload started by runc (the OCI reference runtime in Go, Docker's and containerd's default) from an OCI bundle: the same read-only rootfs and namespaces as container:full, a cgroup of its own.".into(),
+            Tool::Crun => "The workload started by crun (the OCI runtime in C, Podman's default) from an OCI bundle: the same read-only rootfs, namespaces and security defaults (masked and read-only paths, capabilities, no_new_privs, the seccomp filter, written into config.json) as container:full, a cgroup of its own.".into(),
+            Tool::Runc => "The workload started by runc (the OCI reference runtime in Go, Docker's and containerd's default) from an OCI bundle: the same read-only rootfs, namespaces and security defaults (masked and read-only paths, capabilities, no_new_privs, the seccomp filter, written into config.json) as container:full, a cgroup of its own.".into(),
             Tool::Bwrap => "The workload sandboxed by bubblewrap (bwrap, Flatpak's sandbox tool): new namespaces, the same rootfs bind-mounted read-only as /, its own /proc and /dev; no cgroup.".into(),
         }
     }

@@ -28,6 +28,7 @@
 use super::tool::{Tool, ToolCmd, EXE_IN_ROOTFS, FD_IN_CONTAINER, READY_TIMEOUT};
 use crate::env::child::wait_for;
 use anyhow::{bail, Context};
+use bench_container::container::security;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Proc, Stdio};
@@ -90,8 +91,10 @@ pub(super) struct RootlessIds {
     pub(super) gid: u32,
 }
 
-/// One launch's OCI runtime configuration (config.json): the namespaces of
-/// `container:full`, the rootfs read-only, /proc, a tmpfs /dev, and a cgroup
+/// One launch's OCI runtime configuration (config.json): the namespaces and
+/// security defaults of `container:full` (its masked and read-only paths,
+/// capabilities, no_new_privs and seccomp filter), the rootfs read-only,
+/// /proc, a tmpfs /dev, and a cgroup
 /// at `cgroups_path` (relative to each hierarchy's root); rootless, a user
 /// namespace instead of the cgroup.
 pub(super) fn config(
@@ -102,6 +105,10 @@ pub(super) fn config(
     let root = rootfs
         .to_str()
         .with_context(|| format!("the rootfs path {} is not UTF-8", rootfs.display()))?;
+    let caps: Vec<String> = security::caps::DEFAULT
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
     let mut c = json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -110,8 +117,9 @@ pub(super) fn config(
             "args": [EXE_IN_ROOTFS, FD_IN_CONTAINER.to_string()],
             "env": [],
             "cwd": "/",
-            // No capabilities: the workload needs none.
-            "capabilities": { "bounding": [], "effective": [], "permitted": [] },
+            // The security defaults of container:full, so that the rows
+            // compare like with like (bench-container's container::security).
+            "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
             "noNewPrivileges": true
         },
         "root": { "path": root, "readonly": true },
@@ -128,6 +136,9 @@ pub(super) fn config(
             }
         ],
         "linux": {
+            "maskedPaths": security::paths::MASKED,
+            "readonlyPaths": security::paths::READONLY,
+            "seccomp": seccomp_profile(),
             "namespaces": [
                 { "type": "pid" },
                 { "type": "network" },
@@ -149,6 +160,29 @@ pub(super) fn config(
         linux["gidMappings"] = json!([{ "containerID": 0, "hostID": ids.gid, "size": 1 }]);
     }
     Ok(c)
+}
+
+/// container:full's seccomp filter in the OCI runtime spec's words
+/// (config-linux.md, "Seccomp"), which runc and crun hand to libseccomp:
+/// allow by default; the denied calls EPERM; clone with a `CLONE_NEW*` flag
+/// EPERM; clone3 ENOSYS.
+fn seccomp_profile() -> serde_json::Value {
+    let denied: Vec<&str> = security::seccomp::DENIED.iter().map(|d| d.1).collect();
+    let mut rules = vec![json!({ "names": denied, "action": "SCMP_ACT_ERRNO", "errnoRet": 1 })];
+    for flag in security::seccomp::CLONE_NEW {
+        rules.push(json!({
+            "names": ["clone"],
+            "action": "SCMP_ACT_ERRNO",
+            "errnoRet": 1,
+            "args": [{ "index": 0, "value": flag, "valueTwo": flag, "op": "SCMP_CMP_MASKED_EQ" }]
+        }));
+    }
+    rules.push(json!({ "names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38 }));
+    json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": rules
+    })
 }
 
 /// Writes `bundle/config.json` (see [`config`]).

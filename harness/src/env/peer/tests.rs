@@ -183,6 +183,15 @@ fn config_matches_container_full() {
         .filter_map(|n| n["type"].as_str())
         .collect();
     assert_eq!(ns, ["pid", "network", "ipc", "uts", "mount"]);
+    // The same security defaults as container:full.
+    use bench_container::container::security::{caps, paths, seccomp};
+    assert_eq!(c["linux"]["maskedPaths"], json!(paths::MASKED));
+    assert_eq!(c["linux"]["readonlyPaths"], json!(paths::READONLY));
+    let kept: Vec<String> = caps::DEFAULT.iter().map(|c| c.to_string()).collect();
+    assert_eq!(c["process"]["capabilities"]["bounding"], json!(kept));
+    assert_eq!(c["process"]["noNewPrivileges"], true);
+    let denied: Vec<&str> = seccomp::DENIED.iter().map(|d| d.1).collect();
+    assert_eq!(c["linux"]["seccomp"]["syscalls"][0]["names"], json!(denied));
     assert!(c["mounts"]
         .as_array()
         .expect("mounts")

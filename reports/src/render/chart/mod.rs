@@ -177,15 +177,15 @@ const OUTLIER: RGBColor = RGBColor(0xc0, 0x1c, 0x28);
 /// lighter Tableau 20 shades, because a VM and a container together have a
 /// dozen distinct startup phases.
 pub fn color(index: usize) -> RGBColor {
-    // Twenty-eight colours, no two alike (Tableau 10, then darker, lighter
+    // Thirty-six colours, no two alike (Tableau 10, then darker, lighter
     // and other hues), in a fixed order: the
     // same index is the same colour in every report. Phases use their own
     // fixed indices (figures/phases.rs), runs 0, 1, 2, ….
-    const PALETTE: [u32; 28] = [
+    const PALETTE: [u32; 36] = [
         0x4e79a7, 0xf28e2b, 0xe15759, 0x76b7b2, 0x59a14f, 0xedc948, 0xb07aa1, 0xff9da7, 0x9c755f,
         0xbab0ac, 0x1b2a6b, 0x17becf, 0x8c8c00, 0x6b0f1a, 0xce6dbd, 0x555555, 0xa6d854, 0xfdbf6f,
         0x80b1d3, 0xcab2d6, 0xe7298a, 0x1b9e77, 0x7570b3, 0xd95f02, 0xa6761d, 0x003f5c, 0xbc5090,
-        0x66a61e,
+        0x66a61e, 0x8dd3c7, 0xfb8072, 0xffd92f, 0x6a3d9a, 0xb15928, 0x1f78b4, 0xe5c494, 0x4d004b,
     ];
     let rgb = PALETTE[index % PALETTE.len()];
     RGBColor((rgb >> 16) as u8, (rgb >> 8) as u8, rgb as u8)

@@ -13,7 +13,7 @@ use super::*;
 /// Every phase name our environments report, in the order they happen. A
 /// phase's colour is its place here, so it is the same in every report;
 /// names not listed get one of the colours after these, by name.
-const PHASE_ORDER: [&str; 26] = [
+const PHASE_ORDER: [&str; 33] = [
     "fork_exec",
     "spawn",
     "spawn_vmm",
@@ -23,6 +23,13 @@ const PHASE_ORDER: [&str; 26] = [
     "clone",
     "userns_map",
     "rootfs_setup",
+    "readonly_paths",
+    "masked_paths",
+    "pivot_root",
+    "rootfs_readonly",
+    "no_new_privs",
+    "drop_caps",
+    "seccomp",
     "exec",
     "zygote_fork",
     "kvm_open",
@@ -257,5 +264,15 @@ mod tests {
         assert_eq!(phase_color("clone"), phase_color("clone"));
         assert_eq!(phase_color("a_new_phase"), phase_color("a_new_phase"));
         assert!(phase_color("a_new_phase") >= PHASE_ORDER.len());
+        // And the palette has a colour for each, plus the three that names
+        // not listed share (stable_color), with no two alike.
+        let rgb = |i: usize| {
+            let c = crate::render::chart::color(i);
+            (c.0, c.1, c.2)
+        };
+        let mut all: Vec<_> = (0..PHASE_ORDER.len() + 3).map(rgb).collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), PHASE_ORDER.len() + 3, "distinct RGB colours");
     }
 }
