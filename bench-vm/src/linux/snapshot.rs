@@ -1,6 +1,7 @@
-//! A booted Linux guest saved at READY and restored into fresh VMs: seconds
-//! to boot, milliseconds to restore (Firecracker's snapshots,
-//! `docs/snapshotting/snapshot-support.md`).
+//! A booted Linux guest saved at READY, restored into fresh VMs.
+//!
+//! Seconds to boot, milliseconds to restore: this is how Firecracker starts
+//! microVMs (its `docs/snapshotting/snapshot-support.md`).
 //!
 //! The bare guest's snapshot (`crate::snapshot`) is its memory and its
 //! registers. A Linux guest also has everything its kernel set up in the
@@ -32,7 +33,7 @@
 //! a command is what it does next; to get there the guest kernel takes
 //! interrupts, schedules and returns to `/init` on restored state. The read
 //! stays unanswered until the first command, whose first byte is then
-//! given to it ([`answer_pending_read`]).
+//! given to it (`LinuxVm::request`, `crate::vcpu_state::supply_pending_in`).
 //!
 //! Every restored VM maps the same file: pages it only reads stay shared
 //! page cache, a page it writes becomes its own.
@@ -48,7 +49,7 @@ use crate::phases::Phases;
 use crate::snapshot::{map_file_over, save_touched};
 use crate::snapshot_dir::SnapshotDir;
 use crate::vcpu::{Flow, PortIo, Vcpu};
-use crate::vcpu_state::{complete_pending_io, supply_pending_in};
+use crate::vcpu_state::complete_pending_io;
 use crate::vm::{Kvm, Vm};
 use std::fs::File;
 use std::time::Duration;
@@ -247,18 +248,4 @@ impl PortIo for UntilFirstRead<'_> {
         }
         self.ports.read(port, data)
     }
-}
-
-/// The first command came for a restored guest waiting in its read: its
-/// first byte goes where KVM completes that `in` from
-/// (`crate::vcpu_state::supply_pending_in`), the rest is read as usual.
-pub(super) fn answer_pending_read(vm: &mut LinuxVm) -> Result<(), LinuxError> {
-    let byte =
-        vm.ports.protocol.command_byte().map_err(|fault| {
-            vm.protocol_error(format!("no command byte to answer with: {fault}"))
-        })?;
-    supply_pending_in(&mut vm.vcpu, byte).map_err(|error| LinuxError::Vm {
-        error,
-        console: vm.console_tail(),
-    })
 }

@@ -201,7 +201,7 @@ impl LinuxVm {
         self.console.last_lines(ERROR_LINES)
     }
 
-    pub(super) fn protocol_error(&mut self, what: String) -> LinuxError {
+    fn protocol_error(&mut self, what: String) -> LinuxError {
         self.dead = Some(what.clone());
         LinuxError::Vm {
             error: Error::Guest {
@@ -276,9 +276,22 @@ impl LinuxVm {
     pub fn request(&mut self, cmd: Command, timeout: Duration) -> Result<Message, LinuxError> {
         self.ports.protocol.send(cmd);
         if std::mem::take(&mut self.read_pending) {
-            super::snapshot::answer_pending_read(self)?;
+            self.answer_pending_read()?;
         }
         self.next_message(timeout, "while running a command")
+    }
+
+    /// The first command came for a restored guest waiting in its read: its
+    /// first byte goes where KVM completes that `in` from
+    /// (`crate::vcpu_state::supply_pending_in`), the rest is read as usual.
+    fn answer_pending_read(&mut self) -> Result<(), LinuxError> {
+        let byte = self.ports.protocol.command_byte().map_err(|fault| {
+            self.protocol_error(format!("no command byte to answer with: {fault}"))
+        })?;
+        crate::vcpu_state::supply_pending_in(&mut self.vcpu, byte).map_err(|error| LinuxError::Vm {
+            error,
+            console: self.console_tail(),
+        })
     }
 
     /// EXIT, DONE, then the workload's exit code on `PORT_EXIT`.
