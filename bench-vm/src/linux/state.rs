@@ -148,7 +148,7 @@ fn is_amd(kvm: &Kvm) -> Result<bool> {
 
 /// `IA32_TSC` first and `IA32_TSC_DEADLINE` last, the deadline never 0
 /// while the TSC is known (module docs).
-fn order_msrs(msrs: &mut Vec<(u32, u64)>) {
+fn order_msrs(msrs: &mut [(u32, u64)]) {
     let tsc = msrs.iter().find(|(i, _)| *i == IA32_TSC).map(|(_, v)| *v);
     // A stable sort keeps KVM's order among the others.
     msrs.sort_by_key(|(i, _)| match *i {
