@@ -109,32 +109,7 @@ impl Snapshot {
         complete_pending_io(vm.vcpu_mut())?;
         let state = VcpuState::save(vm.vcpu())?;
 
-        let dir = SnapshotDir::create()?;
-        let path = dir.path().join("memory");
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(snap_err("creating the memory file"))?;
-        file.set_len(FILE_BYTES)
-            .map_err(snap_err("sizing the memory file"))?;
-        // Only the touched pages are written; the rest stay holes (zeros).
-        let page = crate::memory::page_size();
-        let resident = resident_pages(host, FILE_BYTES as usize, page)?;
-        let mut saved = 0u64;
-        for (i, touched) in resident.iter().enumerate() {
-            if !touched {
-                continue;
-            }
-            // SAFETY: page i of the boot region lies inside the guest-RAM
-            // mapping, which `vm` keeps alive; the guest is stopped (we hold
-            // its vCPU), so nothing writes the page while we read it.
-            let bytes = unsafe { std::slice::from_raw_parts(host.add(i * page), page) };
-            file.write_all_at(bytes, (i * page) as u64)
-                .map_err(snap_err("writing the memory file"))?;
-            saved += page as u64;
-        }
+        let (dir, file, saved) = save_touched(host, FILE_BYTES)?;
         Ok(Snapshot {
             state,
             ram_bytes: size,
@@ -170,7 +145,7 @@ impl Snapshot {
         phases.end("create_vm");
 
         let ram = vm.map_ram(self.ram_bytes)?;
-        map_file_over(ram.host_addr(), &self.file)?;
+        map_file_over(ram.host_addr(), &self.file, FILE_BYTES)?;
         vm.plug(SLOT_BOOT, 0, SCRATCH_BASE)?;
         phases.end("map_snapshot");
 
@@ -202,7 +177,7 @@ impl Snapshot {
         // Whatever the last guest left is replaced: the file over the boot
         // region, fresh memory over the rest. The memory slots stay.
         fresh_memory(ram.host_addr(), ram.size())?;
-        map_file_over(ram.host_addr(), &self.file)?;
+        map_file_over(ram.host_addr(), &self.file, FILE_BYTES)?;
         phases.end("map_snapshot");
 
         self.state.restore(&vcpu)?;
@@ -247,6 +222,39 @@ impl PortIo for UntilFirstRead {
     }
 }
 
+/// Writes the pages of guest RAM `[host, host + len)` that were touched
+/// (resident) into a new sparse file `memory` of `len` bytes, in a new
+/// [`SnapshotDir`]: the rest stays holes, read back as zeros. Returns the
+/// directory, the file and the bytes written. The guest must be stopped.
+pub(crate) fn save_touched(host: *mut u8, len: u64) -> Result<(SnapshotDir, File, u64)> {
+    let dir = SnapshotDir::create()?;
+    let path = dir.path().join("memory");
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(snap_err("creating the memory file"))?;
+    file.set_len(len)
+        .map_err(snap_err("sizing the memory file"))?;
+    let page = crate::memory::page_size();
+    let resident = resident_pages(host, len as usize, page)?;
+    let mut saved = 0u64;
+    for (i, touched) in resident.iter().enumerate() {
+        if !touched {
+            continue;
+        }
+        // SAFETY: page i lies inside the guest-RAM mapping (the callers pass
+        // a part of their VM's RAM, which they keep alive); the guest is
+        // stopped (they hold its vCPU), so nothing writes the page meanwhile.
+        let bytes = unsafe { std::slice::from_raw_parts(host.add(i * page), page) };
+        file.write_all_at(bytes, (i * page) as u64)
+            .map_err(snap_err("writing the memory file"))?;
+        saved += page as u64;
+    }
+    Ok((dir, file, saved))
+}
+
 /// Whether any page above the boot region is resident (the guest used its
 /// scratch region).
 fn scratch_touched(vm: &BareVm) -> Result<bool> {
@@ -272,18 +280,18 @@ fn resident_pages(addr: *mut u8, len: usize, page: usize) -> Result<Vec<bool>> {
     Ok(vec.into_iter().map(|b| b & 1 != 0).collect())
 }
 
-/// Maps the snapshot file `MAP_PRIVATE` over the first [`FILE_BYTES`] of
-/// the guest-RAM mapping at `host` (replacing those anonymous pages).
-fn map_file_over(host: *mut u8, file: &File) -> Result<()> {
-    // SAFETY: [host, host + FILE_BYTES) lies inside the guest-RAM mapping
-    // this VM just created (RAM is larger than the boot region) and not yet
-    // given to KVM; MAP_FIXED replaces exactly those pages, and the whole
-    // range is still unmapped at once when the RAM is dropped (vm-memory's
-    // munmap covers it). No Rust reference points into it.
+/// Maps the snapshot file `MAP_PRIVATE` over the first `len` bytes of the
+/// guest-RAM mapping at `host` (replacing those anonymous pages).
+pub(crate) fn map_file_over(host: *mut u8, file: &File, len: u64) -> Result<()> {
+    // SAFETY: the callers pass a [host, host + len) inside the guest-RAM
+    // mapping of a VM whose guest is not running (a new VM, or a parked
+    // one); MAP_FIXED replaces exactly those pages, and the whole range is
+    // still unmapped at once when the RAM is dropped (vm-memory's munmap
+    // covers it). No Rust reference points into it.
     let p = unsafe {
         libc::mmap(
             host.cast(),
-            FILE_BYTES as usize,
+            len as usize,
             libc::PROT_READ | libc::PROT_WRITE,
             libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_NORESERVE,
             file.as_raw_fd(),

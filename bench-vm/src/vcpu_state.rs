@@ -16,6 +16,8 @@
 //! `KVM_GET_CLOCK`, `KVM_GET_VCPU_EVENTS`); Firecracker's snapshot saves
 //! them all. The bare guest has none of those: interrupts stay off, and it
 //! reads the TSC only to time one command, so these five parts are all of it.
+//! A Linux guest's snapshot (`crate::linux::state`) adds the rest to these
+//! five, with every MSR KVM lists ([`VcpuState::save_with`]).
 //!
 //! **Pending I/O.** When `KVM_RUN` returns with `KVM_EXIT_IO`, the port
 //! instruction is not finished: KVM completes it (an `in` stores the
@@ -105,29 +107,27 @@ pub fn supply_pending_in(vcpu: &mut Vcpu, byte: u8) -> Result<()> {
 }
 
 impl VcpuState {
-    /// Reads the vCPU's state. Call [`complete_pending_io`] first if it
-    /// stopped at a port exit.
+    /// Reads the vCPU's state with the MSRs in [`SAVED_MSRS`]. Call
+    /// [`complete_pending_io`] first if it stopped at a port exit.
     pub fn save(vcpu: &Vcpu) -> Result<VcpuState> {
+        let state = VcpuState::save_with(vcpu, &SAVED_MSRS)?;
+        if state.msrs.len() != SAVED_MSRS.len() {
+            return Err(Error::Unsupported("KVM_GET_MSRS of the syscall MSRs"));
+        }
+        Ok(state)
+    }
+
+    /// Reads the vCPU's state with the MSRs `msrs`, leaving out those KVM
+    /// refuses to read (a Linux guest's list comes from
+    /// `KVM_GET_MSR_INDEX_LIST`, which names MSRs of every CPU vendor).
+    pub fn save_with(vcpu: &Vcpu, msrs: &[u32]) -> Result<VcpuState> {
         let fd = vcpu.inner();
         let regs = fd.get_regs().map_err(Error::kvm("KVM_GET_REGS"))?;
         let sregs = fd.get_sregs().map_err(Error::kvm("KVM_GET_SREGS"))?;
         let fpu = fd.get_fpu().map_err(Error::kvm("KVM_GET_FPU"))?;
         // KVM_GET_XSAVE fails with EINVAL where the host has no XSAVE.
         let xsave = fd.get_xsave().ok().map(Box::new);
-        let entries: Vec<kvm_msr_entry> = SAVED_MSRS
-            .iter()
-            .map(|&index| kvm_msr_entry {
-                index,
-                ..Default::default()
-            })
-            .collect();
-        let mut msrs =
-            Msrs::from_entries(&entries).map_err(|_| Error::Unsupported("KVM_GET_MSRS"))?;
-        let n = fd.get_msrs(&mut msrs).map_err(Error::kvm("KVM_GET_MSRS"))?;
-        let msrs = msrs.as_slice()[..n]
-            .iter()
-            .map(|e| (e.index, e.data))
-            .collect();
+        let msrs = read_msrs(vcpu, msrs)?;
         Ok(VcpuState {
             regs,
             sregs,
@@ -137,9 +137,16 @@ impl VcpuState {
         })
     }
 
-    /// Sets the vCPU to this state: special registers first (they decide
-    /// what the others mean), then FPU/XSAVE, MSRs and the general registers.
+    /// Sets the vCPU to this state: [`VcpuState::restore_registers`], then
+    /// the MSRs.
     pub fn restore(&self, vcpu: &Vcpu) -> Result<()> {
+        self.restore_registers(vcpu)?;
+        self.restore_msrs(vcpu)
+    }
+
+    /// Special registers first (they decide what the others mean), then
+    /// FPU/XSAVE and the general registers.
+    pub fn restore_registers(&self, vcpu: &Vcpu) -> Result<()> {
         let fd = vcpu.inner();
         fd.set_sregs(&self.sregs)
             .map_err(Error::kvm("KVM_SET_SREGS"))?;
@@ -151,20 +158,72 @@ impl VcpuState {
             // the 4096 bytes of `kvm_xsave` (api.rst, KVM_SET_XSAVE).
             unsafe { fd.set_xsave(x) }.map_err(Error::kvm("KVM_SET_XSAVE"))?;
         }
-        let entries: Vec<kvm_msr_entry> = self
-            .msrs
+        fd.set_regs(&self.regs).map_err(Error::kvm("KVM_SET_REGS"))
+    }
+
+    /// The saved MSRs, in their order (`KVM_SET_MSRS`).
+    pub fn restore_msrs(&self, vcpu: &Vcpu) -> Result<()> {
+        // KVM takes at most KVM_MAX_MSR_ENTRIES per call.
+        for chunk in self.msrs.chunks(MSR_CHUNK) {
+            let entries: Vec<kvm_msr_entry> = chunk
+                .iter()
+                .map(|&(index, data)| kvm_msr_entry {
+                    index,
+                    data,
+                    ..Default::default()
+                })
+                .collect();
+            let msrs =
+                Msrs::from_entries(&entries).map_err(|_| Error::Unsupported("KVM_SET_MSRS"))?;
+            let n = vcpu
+                .inner()
+                .set_msrs(&msrs)
+                .map_err(Error::kvm("KVM_SET_MSRS"))?;
+            // KVM stops at the first MSR it refuses.
+            if let Some(refused) = entries.get(n) {
+                return Err(Error::Snapshot {
+                    step: "KVM_SET_MSRS",
+                    reason: format!(
+                        "KVM refused MSR {:#x} = {:#x} ({n} of {} set)",
+                        refused.index,
+                        refused.data,
+                        entries.len()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many MSRs one `KVM_GET_MSRS`/`KVM_SET_MSRS` takes (KVM_MAX_MSR_ENTRIES).
+const MSR_CHUNK: usize = 256;
+
+/// Reads the MSRs `indices` (`KVM_GET_MSRS`), leaving out those KVM refuses:
+/// it reads them in order and stops at the first it refuses, returning how
+/// many it read, so the rest is asked again without that one.
+pub fn read_msrs(vcpu: &Vcpu, indices: &[u32]) -> Result<Vec<(u32, u64)>> {
+    let mut out = Vec::with_capacity(indices.len());
+    let mut rest = indices;
+    while !rest.is_empty() {
+        let chunk = &rest[..rest.len().min(MSR_CHUNK)];
+        let entries: Vec<kvm_msr_entry> = chunk
             .iter()
-            .map(|&(index, data)| kvm_msr_entry {
+            .map(|&index| kvm_msr_entry {
                 index,
-                data,
                 ..Default::default()
             })
             .collect();
-        let msrs = Msrs::from_entries(&entries).map_err(|_| Error::Unsupported("KVM_SET_MSRS"))?;
-        let n = fd.set_msrs(&msrs).map_err(Error::kvm("KVM_SET_MSRS"))?;
-        if n != entries.len() {
-            return Err(Error::Unsupported("KVM_SET_MSRS of the syscall MSRs"));
-        }
-        fd.set_regs(&self.regs).map_err(Error::kvm("KVM_SET_REGS"))
+        let mut msrs =
+            Msrs::from_entries(&entries).map_err(|_| Error::Unsupported("KVM_GET_MSRS"))?;
+        let n = vcpu
+            .inner()
+            .get_msrs(&mut msrs)
+            .map_err(Error::kvm("KVM_GET_MSRS"))?;
+        out.extend(msrs.as_slice()[..n].iter().map(|e| (e.index, e.data)));
+        // Go on after the refused one, if KVM stopped at one.
+        let done = if n < chunk.len() { n + 1 } else { n };
+        rest = &rest[done..];
     }
+    Ok(out)
 }

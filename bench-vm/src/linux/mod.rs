@@ -17,6 +17,10 @@
 //! ports       the port map: devices + the workload protocol         (devices; [protocol_ports])
 //! error       LinuxError: what failed, with the console's last lines (layout)
 //! vm          LinuxVm: the launch, the exit loop                      (all of the above; [phases])
+//! state       the vCPU, irqchip, PIT and clock state a snapshot holds ([vcpu, vcpu_state, vm])
+//! snapshot    LinuxSnapshot: a READY guest saved, restored copy-on-write
+//!                                       (devices, error, layout, ports, state, vm; [phases, snapshot,
+//!                                        snapshot_dir, vcpu, vcpu_state, vm])
 //! ```
 //!
 //! - [`bzimage`] and [`extract`]: the kernel file (`/boot/vmlinuz`), its
@@ -28,7 +32,10 @@
 //!   command line, initramfs), CPUID, MSRs and registers for the 64-bit entry;
 //! - [`devices`] and [`ports`]: serial console (16550, vm-superio), i8042
 //!   reset, CMOS clock, and which port reaches which;
-//! - [`error`] and [`vm`]: [`LinuxVm`], the launch, the exit loop, the errors.
+//! - [`error`] and [`vm`]: [`LinuxVm`], the launch, the exit loop, the errors;
+//! - [`state`] and [`snapshot`]: [`LinuxSnapshot`], a guest saved at READY
+//!   (memory, vCPU, interrupt controllers, timer, clock, UART) and restored
+//!   into fresh VMs, as Firecracker restores microVMs.
 //!
 //! Sources: Linux `Documentation/arch/x86/boot.rst` (boot protocol) and
 //! `Documentation/arch/x86/zero-page.rst` (the zero page),
@@ -45,12 +52,15 @@ pub mod initramfs;
 pub mod kernel;
 pub mod layout;
 pub mod ports;
+pub mod snapshot;
+pub mod state;
 pub mod vm;
 pub mod zero_page;
 
 pub use error::LinuxError;
 pub use initramfs::Initramfs;
 pub use kernel::KernelImage;
+pub use snapshot::LinuxSnapshot;
 pub use vm::{Config, GuestMemInfo, LinuxVm, PHASES};
 pub use zero_page::DEFAULT_CMDLINE;
 

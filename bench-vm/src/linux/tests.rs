@@ -116,6 +116,33 @@ fn config() -> Config {
     }
 }
 
+/// Runs every workload once (small) and checks each answer.
+fn run_every_workload(vm: &mut LinuxVm, what: &str) {
+    for w in Workload::ALL {
+        let cmd = Command::Run {
+            workload: w as u8,
+            size: 1 << 20,
+            iterations: 1000,
+        };
+        match vm.request(cmd, Duration::from_secs(120)) {
+            Ok(Message::Result {
+                workload,
+                ops,
+                cycles,
+                ..
+            }) => {
+                assert_eq!(workload, w as u8);
+                assert!(
+                    ops > 0 && cycles > 0,
+                    "{}: ops {ops} cycles {cycles}",
+                    w.name()
+                );
+            }
+            other => panic!("{what}: {}: {other:?}", w.name()),
+        }
+    }
+}
+
 /// Boots, runs every workload once (small), shuts down cleanly.
 fn boot_and_run_everything(kernel: &KernelImage, init: &[u8], what: &str) {
     let initramfs = Initramfs::for_init(init).to_cpio().unwrap();
@@ -145,29 +172,7 @@ fn boot_and_run_everything(kernel: &KernelImage, init: &[u8], what: &str) {
     assert!(mi.mem_total > 0 && mi.mem_total < cfg.ram_bytes, "{mi:?}");
     assert!(mi.mem_free > 0 && mi.mem_free <= mi.mem_total, "{mi:?}");
     assert!(mi.mem_available > 0, "{mi:?}");
-    for w in Workload::ALL {
-        let cmd = Command::Run {
-            workload: w as u8,
-            size: 1 << 20,
-            iterations: 1000,
-        };
-        match vm.request(cmd, Duration::from_secs(120)) {
-            Ok(Message::Result {
-                workload,
-                ops,
-                cycles,
-                ..
-            }) => {
-                assert_eq!(workload, w as u8);
-                assert!(
-                    ops > 0 && cycles > 0,
-                    "{}: ops {ops} cycles {cycles}",
-                    w.name()
-                );
-            }
-            other => panic!("{what}: {}: {other:?}", w.name()),
-        }
-    }
+    run_every_workload(&mut vm, what);
     assert!(vm.pings() > 0, "the boundary workload made VM exits");
     match vm.request(Command::Hold { bytes: 8 << 20 }, Duration::from_secs(60)) {
         Ok(Message::Held { bytes }) => assert_eq!(bytes, 8 << 20),
@@ -288,4 +293,87 @@ fn a_file_that_is_not_a_kernel_is_refused_before_any_vm_exists() {
         e.to_string().contains("too short") || e.to_string().contains("not a Linux kernel"),
         "{e}"
     );
+}
+
+/// A guest saved at READY and restored into two fresh VMs at once: each
+/// answers every workload (the first) or the cpu and syscall ones (the
+/// second) and shuts down cleanly; the original goes on after the snapshot.
+/// Prints the cold and restored READY, for the ratio issue 14 asks for.
+#[test]
+fn a_snapshot_at_ready_restores_into_fresh_vms_that_answer() {
+    let Some((kernel, init)) = prerequisites("snapshot and restore") else {
+        return;
+    };
+    let initramfs = Initramfs::for_init(&init).to_cpio();
+    let mut cold = LinuxVm::launch(&kernel, &initramfs, &config()).expect("cold boot");
+    let (cold_ready, cold_mem) = (cold.phases().ready(), cold.mem_info());
+    let snap = LinuxSnapshot::take(&mut cold).expect("the snapshot at READY");
+    eprintln!(
+        "snapshot: {} MiB of guest memory saved of {} MiB, {} MSRs, kvm-clock at {:.3} s",
+        snap.saved_bytes() >> 20,
+        snap.ram_bytes() >> 20,
+        snap.msr_count(),
+        snap.clock_ns() as f64 / 1e9
+    );
+    assert!(snap.saved_bytes() > 8 << 20 && snap.msr_count() > 10);
+    // The original is not disturbed by the snapshot.
+    run_cpu_and_syscall(&mut cold, "the snapshotted original");
+    assert_eq!(cold.shutdown(Duration::from_secs(60)).expect("shutdown"), 0);
+    drop(cold);
+
+    let mut restored = Vec::new();
+    for i in 0..2 {
+        let vm = snap
+            .restore(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("restore {i}: {e}"));
+        let p = vm.phases();
+        let names: Vec<&str> = p.marks.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, snapshot::RESTORE_PHASES);
+        let phases: Vec<String> = p
+            .durations()
+            .iter()
+            .map(|(n, d)| format!("{n}={:.2}ms", d.as_secs_f64() * 1e3))
+            .collect();
+        eprintln!(
+            "restore {i}: READY after {:.2} ms [{}] vs cold boot {:.1} ms: 1/{:.0} of it",
+            p.ready().as_secs_f64() * 1e3,
+            phases.join(" "),
+            cold_ready.as_secs_f64() * 1e3,
+            cold_ready.as_secs_f64() / p.ready().as_secs_f64()
+        );
+        restored.push(vm);
+    }
+    let [first, second] = &mut restored[..] else {
+        unreachable!("two restores")
+    };
+    run_every_workload(first, "restored guest 0");
+    run_cpu_and_syscall(second, "restored guest 1");
+    for (i, mut vm) in restored.into_iter().enumerate() {
+        assert_eq!(
+            vm.mem_info(),
+            cold_mem,
+            "restore {i}: the memory report carried over"
+        );
+        let code = vm
+            .shutdown(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("restore {i}: shutdown: {e}"));
+        assert_eq!(code, 0, "restore {i}");
+    }
+}
+
+fn run_cpu_and_syscall(vm: &mut LinuxVm, what: &str) {
+    for w in [Workload::Cpu, Workload::Syscall] {
+        let cmd = Command::Run {
+            workload: w as u8,
+            size: 1 << 20,
+            iterations: 1000,
+        };
+        match vm.request(cmd, Duration::from_secs(120)) {
+            Ok(Message::Result { workload, ops, .. }) => {
+                assert_eq!(workload, w as u8, "{what}");
+                assert!(ops > 0, "{what}: {}: no ops", w.name());
+            }
+            other => panic!("{what}: {}: {other:?}", w.name()),
+        }
+    }
 }

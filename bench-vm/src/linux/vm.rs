@@ -75,17 +75,22 @@ pub struct GuestMemInfo {
 }
 
 /// A running Linux guest, READY after [`LinuxVm::launch`].
+/// (Fields are `pub(super)` for `super::snapshot`, which saves them and
+/// puts a restored guest together.)
 pub struct LinuxVm {
     // Drop order: vCPU, VM (with its RAM), the irqfd's eventfd, /dev/kvm.
-    vcpu: Vcpu,
-    vm: Vm,
-    _kvm: Kvm,
-    ports: LinuxPorts,
-    console: SharedConsole,
-    phases: Phases,
-    layout: Layout,
-    mem_info: GuestMemInfo,
-    dead: Option<String>,
+    pub(super) vcpu: Vcpu,
+    pub(super) vm: Vm,
+    pub(super) kvm: Kvm,
+    pub(super) ports: LinuxPorts,
+    pub(super) console: SharedConsole,
+    pub(super) phases: Phases,
+    pub(super) layout: Layout,
+    pub(super) mem_info: GuestMemInfo,
+    pub(super) dead: Option<String>,
+    /// A restored guest waits in its first read of a command, unanswered
+    /// until the first command comes (`super::snapshot`).
+    pub(super) read_pending: bool,
 }
 
 impl LinuxVm {
@@ -139,13 +144,14 @@ impl LinuxVm {
         let mut guest = LinuxVm {
             vcpu,
             vm,
-            _kvm: kvm,
+            kvm,
             ports,
             console,
             phases,
             layout,
             mem_info: GuestMemInfo::default(),
             dead: None,
+            read_pending: false,
         };
         let deadline = Instant::now() + config.boot_timeout;
         match guest.next_message(config.boot_timeout, "before /init said READY") {
@@ -191,7 +197,7 @@ impl LinuxVm {
         Ok(guest)
     }
 
-    fn console_tail(&self) -> String {
+    pub(super) fn console_tail(&self) -> String {
         self.console.last_lines(ERROR_LINES)
     }
 
@@ -269,7 +275,23 @@ impl LinuxVm {
     /// Sends one command and returns the workload's answer.
     pub fn request(&mut self, cmd: Command, timeout: Duration) -> Result<Message, LinuxError> {
         self.ports.protocol.send(cmd);
+        if std::mem::take(&mut self.read_pending) {
+            self.answer_pending_read()?;
+        }
         self.next_message(timeout, "while running a command")
+    }
+
+    /// The first command came for a restored guest waiting in its read: its
+    /// first byte goes where KVM completes that `in` from
+    /// (`crate::vcpu_state::supply_pending_in`), the rest is read as usual.
+    fn answer_pending_read(&mut self) -> Result<(), LinuxError> {
+        let byte = self.ports.protocol.command_byte().map_err(|fault| {
+            self.protocol_error(format!("no command byte to answer with: {fault}"))
+        })?;
+        crate::vcpu_state::supply_pending_in(&mut self.vcpu, byte).map_err(|error| LinuxError::Vm {
+            error,
+            console: self.console_tail(),
+        })
     }
 
     /// EXIT, DONE, then the workload's exit code on `PORT_EXIT`.

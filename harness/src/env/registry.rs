@@ -44,6 +44,7 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
         "vm-bare:restored" => Ok(Box::<vm_bare_restored::VmBareRestored>::default()),
         "vm-linux" => vm_linux::from_context(cx, explicit, false),
         "vm-linux:process" => vm_linux::from_context(cx, explicit, true),
+        "vm-linux:restored" => vm_linux::restored::from_context(cx, explicit),
         "peer:crun" | "peer:runc" | "peer:bwrap" => {
             let env = peer::PeerEnv::from_name(name, exe.path().to_owned())
                 .ok_or_else(|| anyhow::anyhow!("no peer environment {name:?}"))?;
@@ -83,6 +84,7 @@ pub const KNOWN: &[&str] = &[
     "vm-bare:restored+pool",
     "vm-linux",
     "vm-linux:process",
+    "vm-linux:restored",
 ];
 
 /// Rows `vmvc run` measures only when asked by name: they change something

@@ -1,6 +1,7 @@
 //! `vm-linux` in-process: the harness itself is the VMM of a Linux guest.
 //!
-//! A launch is `bench_vm::linux::LinuxVm::launch` (KVM set-up, the kernel
+//! A launch is `bench_vm::linux::LinuxVm::launch` (or, for
+//! `vm-linux:restored`, `LinuxSnapshot::restore`) (KVM set-up, the kernel
 //! and initramfs loaded per the x86 boot protocol, the guest's whole boot). Memory is what the guest touched
 //! of its RAM, what the guest kernel keeps for itself as the guest reports
 //! it (inside guest RAM, for information) and KVM's page tables
@@ -25,14 +26,7 @@ pub(super) fn launch(
     sec_before: Option<u64>,
 ) -> anyhow::Result<LinuxInstance> {
     let vm = LinuxVm::launch(kernel, initramfs, config).context("launching the Linux VM")?;
-    let p = vm.phases();
-    let launch = Launch::from_marks(p.t0, &p.marks);
-    Ok(LinuxInstance {
-        vm: Some(vm),
-        launch,
-        sec_before,
-        ram_bytes: config.ram_bytes,
-    })
+    Ok(LinuxInstance::new(vm, sec_before, false))
 }
 
 /// A running Linux guest, driven by the harness process.
@@ -41,9 +35,26 @@ pub struct LinuxInstance {
     launch: Launch,
     sec_before: Option<u64>,
     ram_bytes: u64,
+    /// Restored from a snapshot (`super::restored`): its RAM is split by
+    /// [`kvm_mem::snapshot_parts`].
+    restored: bool,
 }
 
 impl LinuxInstance {
+    /// `vm`, READY (booted, or `restored` from a snapshot).
+    pub(super) fn new(vm: LinuxVm, sec_before: Option<u64>, restored: bool) -> LinuxInstance {
+        let p = vm.phases();
+        let launch = Launch::from_marks(p.t0, &p.marks);
+        let ram_bytes = vm.ram().map_or(0, |r| r.size());
+        LinuxInstance {
+            vm: Some(vm),
+            launch,
+            sec_before,
+            ram_bytes,
+            restored,
+        }
+    }
+
     fn vm(&mut self) -> anyhow::Result<&mut LinuxVm> {
         self.vm.as_mut().context("the VM was already torn down")
     }
@@ -59,10 +70,15 @@ impl Instance for LinuxInstance {
     }
 
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
-        let ram_bytes = self.ram_bytes;
+        let (ram_bytes, sec_before, restored) = (self.ram_bytes, self.sec_before, self.restored);
         let vm = self.vm()?;
-        let touched = vm.ram()?.resident_bytes()?;
         let info = vm.mem_info();
+        if restored {
+            let mut parts = kvm_mem::snapshot_parts(vm.ram()?.host_range(), sec_before)?;
+            parts.insert(2, guest_kernel_part(ram_bytes, info));
+            return Ok(parts);
+        }
+        let touched = vm.ram()?.resident_bytes()?;
         let mut parts = vec![
             kvm_mem::guest_ram_resident(touched),
             guest_kernel_part(ram_bytes, info),

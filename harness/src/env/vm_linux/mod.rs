@@ -30,13 +30,15 @@
 
 //!
 //! Here: the environment (the kernel and initramfs it boots, its rows'
-//! notes); below it `instance`, the in-process VM, and `process`, the
-//! VMM process, launcher side and VMM side; below both `guest`, what
-//! every guest is; `tests`.
+//! notes); beside it [`restored`], `vm-linux:restored`, the same guest
+//! restored from a snapshot; below them `instance`, the in-process VM, and
+//! `process`, the VMM process, launcher side and VMM side; below both
+//! `guest`, what every guest is; `tests`.
 
 mod guest;
 mod instance;
 mod process;
+pub mod restored;
 #[cfg(test)]
 mod tests;
 
@@ -104,26 +106,51 @@ pub fn from_context(
     explicit: bool,
     own_process: bool,
 ) -> anyhow::Result<Box<dyn Environment>> {
+    let name = env_name(own_process);
+    let mut env = match located(
+        cx,
+        explicit,
+        name,
+        env_description(own_process, "any release"),
+    )? {
+        Ok(env) => env,
+        Err(unavailable) => return Ok(unavailable),
+    };
+    if own_process {
+        let exe = vmm_process::vmvc_exe(cx.vmvc_exe.as_deref(), "vm-linux:process")?;
+        env.set_mode(Mode::OwnProcess { exe });
+    }
+    Ok(Box::new(env))
+}
+
+/// The environment with its kernel located or fetched (see [`from_context`]),
+/// or the row `name` that says why it cannot run here.
+fn located(
+    cx: &super::Context,
+    explicit: bool,
+    name: &str,
+    description: String,
+) -> anyhow::Result<Result<VmLinux, Box<dyn Environment>>> {
     let unavailable = |why: String| -> Box<dyn Environment> {
         Box::new(super::Unavailable {
-            name: env_name(own_process).into(),
-            description: env_description(own_process, "any release"),
+            name: name.into(),
+            description: description.clone(),
             why,
         })
     };
     if !std::path::Path::new("/dev/kvm").exists() {
-        return Ok(unavailable(
+        return Ok(Err(unavailable(
             "no /dev/kvm on this host: vm-linux needs KVM with hardware virtualization (VT-x or AMD-V)"
                 .into(),
-        ));
+        )));
     }
     if let Some(why) = not_supported_here().filter(|_| !cx.force) {
-        return Ok(unavailable(why));
+        return Ok(Err(unavailable(why)));
     }
     let mut say = |m: &str| (cx.say)(m);
     let kernel = match crate::kernel::locate_or_fetch(cx.kernel.as_deref(), &mut say) {
         Ok(k) => k,
-        Err(e) if !explicit => return Ok(unavailable(e.to_string())),
+        Err(e) if !explicit => return Ok(Err(unavailable(e.to_string()))),
         Err(e) => return Err(e.into()),
     };
     if kernel.vmlinux_cached().is_none() {
@@ -136,11 +163,7 @@ pub fn from_context(
     if let Some(cmdline) = &cx.kernel_cmdline {
         env.config.cmdline = cmdline.clone();
     }
-    if own_process {
-        let exe = vmm_process::vmvc_exe(cx.vmvc_exe.as_deref(), "vm-linux:process")?;
-        env.set_mode(Mode::OwnProcess { exe });
-    }
-    Ok(Box::new(env))
+    Ok(Ok(env))
 }
 
 pub struct VmLinux {

@@ -28,6 +28,15 @@ fn one_round(
     round: usize,
     phases: &[&str],
 ) -> (Box<dyn Instance>, Launch, Vec<MemPart>) {
+    one_round_as(env, round, phases)
+}
+
+/// [`one_round`] for any of vm-linux's rows.
+fn one_round_as(
+    env: &mut dyn crate::env::Environment,
+    round: usize,
+    phases: &[&str],
+) -> (Box<dyn Instance>, Launch, Vec<MemPart>) {
     let what = env.name();
     let mut inst = env.launch().expect("boots to READY");
     let l = inst.launch().clone();
@@ -107,6 +116,44 @@ fn in_the_rig_vm_linux_process_mode_runs_every_workload_splits_memory_and_reaps_
     }
 }
 
+/// In the rig: `vm-linux:restored`, two guests restored at once from one
+/// snapshot: READY in the restore phases, far sooner than the cold boot
+/// the snapshot was taken after; every workload answered; memory split into
+/// their own pages and their share of the snapshot's; clean teardown.
+#[test]
+fn in_the_rig_vm_linux_restored_answers_every_workload_and_shares_its_snapshot() {
+    let Some(cold) = rig_env("vm-linux:restored") else {
+        return;
+    };
+    let mut env = restored::VmLinuxRestored::new(cold);
+    assert_eq!(env.name(), restored::NAME);
+    assert!(env.not_attempted().is_none());
+    let mut both = Vec::new();
+    for round in 0..2 {
+        let (inst, l, mem) =
+            one_round_as(&mut env, round, &bench_vm::linux::snapshot::RESTORE_PHASES);
+        let boot = env
+            .notes()
+            .into_iter()
+            .find(|n| n.contains("cold boot to READY"));
+        eprintln!("vm-linux:restored launch {round}: {:?}; {boot:?}", l.phases);
+        for name in ["guest_ram_own", "snapshot_pss", "snapshot_rss"] {
+            assert!(part(&mem, name).is_some(), "{name} in {mem:?}");
+        }
+        both.push((inst, mem));
+    }
+    // Two guests map the snapshot: each is charged about half of its pages.
+    let rss = part(&both[0].1, "snapshot_rss").unwrap_or(0);
+    let pss = part(&both[1].1, "snapshot_pss").unwrap_or(0);
+    assert!(
+        rss > (8 << 20) && pss < rss,
+        "snapshot pages: rss {rss}, pss {pss}"
+    );
+    for (inst, _) in both {
+        tear_down(inst, "vm-linux:restored");
+    }
+}
+
 /// This process's children that are VMM processes.
 fn vmm_children() -> Vec<u32> {
     crate::procfs::children(std::process::id())
@@ -156,7 +203,8 @@ fn bad_vmm_arguments_are_a_usage_error() {
     }
 }
 
-/// On a PVM host, vm-linux:process is skipped exactly like vm-linux.
+/// On a PVM host, vm-linux:process and vm-linux:restored are skipped
+/// exactly like vm-linux.
 #[test]
 fn the_process_mode_is_skipped_where_vm_linux_is() {
     let Some(why) = not_supported_here() else {
@@ -165,8 +213,17 @@ fn the_process_mode_is_skipped_where_vm_linux_is() {
     let exe = crate::workload_exe::WorkloadExe::install().expect("workload installed");
     let cx = crate::env::Context::plain(&exe);
     let host = crate::host::detect();
-    for (name, process) in [("vm-linux", false), ("vm-linux:process", true)] {
-        let env = from_context(&cx, true, process).expect("an unavailable environment");
+    for (name, process) in [
+        ("vm-linux", false),
+        ("vm-linux:process", true),
+        (restored::NAME, false),
+    ] {
+        let env = if name == restored::NAME {
+            restored::from_context(&cx, true)
+        } else {
+            from_context(&cx, true, process)
+        }
+        .expect("an unavailable environment");
         assert_eq!(env.name(), name);
         assert_eq!(
             env.unavailable(&host).as_deref(),
