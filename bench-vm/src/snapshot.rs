@@ -144,9 +144,14 @@ impl Snapshot {
         let mut vm = Vm::create(&kvm)?;
         phases.end("create_vm");
 
-        let ram = vm.map_ram(self.ram_bytes)?;
-        map_file_over(ram.host_addr(), &self.file, FILE_BYTES)?;
+        // Plug the slot first, then map the file over its host range (KVM's
+        // MMU notifier drops what the slot had mapped). The other order made
+        // KVM_SET_USER_MEMORY_REGION wait for an SRCU grace period on PVM
+        // (`kvm_swap_active_memslots` -> `synchronize_srcu`), about 3.7 ms a
+        // step when other VMs exist, where this order took 0.07-0.12 ms.
+        let host = vm.map_ram(self.ram_bytes)?.host_addr();
         vm.plug(SLOT_BOOT, 0, SCRATCH_BASE)?;
+        map_file_over(host, &self.file, FILE_BYTES)?;
         phases.end("map_snapshot");
 
         let vcpu = Vcpu::create(&kvm, &vm, 0)?;

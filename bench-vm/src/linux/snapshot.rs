@@ -154,9 +154,10 @@ impl LinuxSnapshot {
         let irq = devices::create_in_kernel(&vm).map_err(vm_err)?;
         phases.end("create_vm");
 
-        let ram = vm.map_ram(self.ram_bytes).map_err(vm_err)?;
-        map_file_over(ram.host_addr(), &self.file, self.ram_bytes).map_err(vm_err)?;
+        // Slot first, file second: see `crate::snapshot::Snapshot::restore`.
+        let host = vm.map_ram(self.ram_bytes).map_err(vm_err)?.host_addr();
         vm.plug(0, 0, self.ram_bytes).map_err(vm_err)?;
+        map_file_over(host, &self.file, self.ram_bytes).map_err(vm_err)?;
         phases.end("map_snapshot");
 
         let vcpu = Vcpu::create(&kvm, &vm, 0).map_err(vm_err)?;
