@@ -304,7 +304,7 @@ fn a_snapshot_at_ready_restores_into_fresh_vms_that_answer() {
     let Some((kernel, init)) = prerequisites("snapshot and restore") else {
         return;
     };
-    let initramfs = Initramfs::for_init(&init).to_cpio();
+    let initramfs = Initramfs::for_init(&init).to_cpio().expect("initramfs");
     let mut cold = LinuxVm::launch(&kernel, &initramfs, &config()).expect("cold boot");
     let (cold_ready, cold_mem) = (cold.phases().ready(), cold.mem_info());
     let snap = LinuxSnapshot::take(&mut cold).expect("the snapshot at READY");
