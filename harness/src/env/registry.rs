@@ -50,6 +50,7 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
             Ok(Box::new(env))
         }
         "peer:qemu" => Ok(Box::new(peer::qemu_env(None))),
+        "peer:qemu-linux" => peer::qemu_linux::from_context(cx, explicit),
         "peer:firecracker" => Ok(Box::new(peer::firecracker_env(cx.firecracker.clone()))),
         "peer:cloud-hypervisor" => Ok(Box::new(peer::cloud_hypervisor_env(
             cx.cloud_hypervisor.clone(),
@@ -82,6 +83,7 @@ pub const KNOWN: &[&str] = &[
     "vm-bare:restored+pool",
     "vm-linux",
     "vm-linux:process",
+    "peer:qemu-linux",
 ];
 
 /// Rows `vmvc run` measures only when asked by name: they change something
