@@ -17,6 +17,7 @@
 //! ports       the port map: devices + the workload protocol         (devices; [protocol_ports])
 //! error       LinuxError: what failed, with the console's last lines (layout)
 //! vm          LinuxVm: the launch, the exit loop                      (all of the above; [phases])
+//! console     LinuxVm::run_console: the guest as a terminal (vmvc shell vm) (vm, devices, error)
 //! ```
 //!
 //! - [`bzimage`] and [`extract`]: the kernel file (`/boot/vmlinuz`), its
@@ -28,7 +29,8 @@
 //!   command line, initramfs), CPUID, MSRs and registers for the 64-bit entry;
 //! - [`devices`] and [`ports`]: serial console (16550, vm-superio), i8042
 //!   reset, CMOS clock, and which port reaches which;
-//! - [`error`] and [`vm`]: [`LinuxVm`], the launch, the exit loop, the errors.
+//! - [`error`] and [`vm`]: [`LinuxVm`], the launch, the exit loop, the errors;
+//! - [`console`]: the guest's serial console as an interactive terminal.
 //!
 //! Sources: Linux `Documentation/arch/x86/boot.rst` (boot protocol) and
 //! `Documentation/arch/x86/zero-page.rst` (the zero page),
@@ -37,6 +39,7 @@
 //! and Firecracker's x86 boot code, which this follows in spirit.
 
 pub mod bzimage;
+pub mod console;
 pub mod cpu;
 pub mod devices;
 pub mod error;
@@ -48,6 +51,7 @@ pub mod ports;
 pub mod vm;
 pub mod zero_page;
 
+pub use console::ConsoleEnd;
 pub use error::LinuxError;
 pub use initramfs::Initramfs;
 pub use kernel::KernelImage;

@@ -77,11 +77,11 @@ pub struct GuestMemInfo {
 /// A running Linux guest, READY after [`LinuxVm::launch`].
 pub struct LinuxVm {
     // Drop order: vCPU, VM (with its RAM), the irqfd's eventfd, /dev/kvm.
-    vcpu: Vcpu,
+    pub(super) vcpu: Vcpu,
     vm: Vm,
     _kvm: Kvm,
-    ports: LinuxPorts,
-    console: SharedConsole,
+    pub(super) ports: LinuxPorts,
+    pub(super) console: SharedConsole,
     phases: Phases,
     layout: Layout,
     mem_info: GuestMemInfo,
@@ -91,6 +91,19 @@ pub struct LinuxVm {
 impl LinuxVm {
     /// Boots `kernel` with `initramfs` and waits for READY and the memory report.
     pub fn launch(
+        kernel: &KernelImage,
+        initramfs: &[u8],
+        config: &Config,
+    ) -> Result<LinuxVm, LinuxError> {
+        let mut guest = LinuxVm::boot(kernel, initramfs, config)?;
+        guest.wait_ready(config)?;
+        Ok(guest)
+    }
+
+    /// Builds the VM up to its first `KVM_RUN`: every phase but
+    /// `kernel_boot`. [`LinuxVm::launch`] then waits for READY; a console
+    /// session (`super::console`) runs it without the protocol.
+    pub fn boot(
         kernel: &KernelImage,
         initramfs: &[u8],
         config: &Config,
@@ -136,7 +149,7 @@ impl LinuxVm {
         phases.end("vcpu_setup");
 
         let ports = LinuxPorts::new(vm_superio::Serial::new(IrqLine(irq), console.clone()));
-        let mut guest = LinuxVm {
+        Ok(LinuxVm {
             vcpu,
             vm,
             _kvm: kvm,
@@ -146,7 +159,12 @@ impl LinuxVm {
             layout,
             mem_info: GuestMemInfo::default(),
             dead: None,
-        };
+        })
+    }
+
+    /// Runs the booted guest to READY and its memory report.
+    fn wait_ready(&mut self, config: &Config) -> Result<(), LinuxError> {
+        let guest = self;
         let deadline = Instant::now() + config.boot_timeout;
         match guest.next_message(config.boot_timeout, "before /init said READY") {
             Ok(Message::Ready) => {}
@@ -188,7 +206,7 @@ impl LinuxVm {
                 }
             }
         }
-        Ok(guest)
+        Ok(())
     }
 
     fn console_tail(&self) -> String {
