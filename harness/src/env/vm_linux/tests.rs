@@ -200,7 +200,9 @@ fn a_pvm_host_is_recognised_as_one() {
 #[test]
 fn in_the_rig_vmvc_shell_vm_answers_from_the_guests_own_kernel() {
     if std::env::var_os("VMVC_RIG").is_none() {
-        eprintln!("SKIPPED vmvc shell vm test: only in the rig (rig/rig.sh), where Linux guests run");
+        eprintln!(
+            "SKIPPED vmvc shell vm test: only in the rig (rig/rig.sh), where Linux guests run"
+        );
         return;
     }
     let vmvc = std::env::current_exe()
@@ -234,4 +236,44 @@ fn in_the_rig_vmvc_shell_vm_answers_from_the_guests_own_kernel() {
         .find(|v| v.len() == 36)
         .unwrap_or_else(|| panic!("no boot id from the guest in:\n{text}"));
     assert_ne!(guest, ours.trim(), "the guest's kernel booted on its own");
+}
+
+/// In the rig (rig.sh copies strace in with harness's tests): `vmvc trace
+/// vm-linux` narrates one Linux guest's launch: the KVM set-up ioctls, the
+/// guest kernel's boot as streaks of KVM_RUN exits, READY, the teardown.
+#[test]
+fn in_the_rig_vmvc_trace_vm_linux_narrates_the_boot() {
+    if std::env::var_os("VMVC_RIG").is_none() {
+        eprintln!("SKIPPED vmvc trace vm-linux test: only in the rig (rig/rig.sh), where Linux guests run");
+        return;
+    }
+    let vmvc = std::env::current_exe()
+        .ok()
+        .and_then(|t| Some(t.parent()?.parent()?.join("vmvc")))
+        .filter(|p| p.exists())
+        .expect("target/release/vmvc beside the test binary (cargo test builds it)");
+    let out = std::process::Command::new(vmvc)
+        .args(["trace", "vm-linux"])
+        .output()
+        .expect("vmvc runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "vmvc trace vm-linux: {err}");
+    eprintln!("vmvc trace vm-linux: {} lines", text.lines().count());
+    let mut at = 0;
+    for needle in [
+        "KVM_CREATE_VM",
+        "KVM_CREATE_IRQCHIP",
+        "KVM_SET_USER_MEMORY_REGION",
+        "KVM_CREATE_VCPU",
+        "KVM_SET_REGS",
+        "KVM_RUN",
+        "in a row",
+        "READY",
+        "closes the VM",
+        "torn down",
+    ] {
+        let found = text[at..].find(needle);
+        at += found.unwrap_or_else(|| panic!("{needle:?} missing or out of order in:\n{text}"));
+    }
 }
