@@ -111,7 +111,12 @@ pub fn why_not_here(given: Option<&Path>) -> Option<String> {
     {
         return Some(format!("qemu-linux needs /dev/kvm: {e}"));
     }
-    vm_linux::not_supported_here()
+    vm_linux::not_supported_here().map(|_| {
+        "QEMU would boot vm-linux's kernel, and a stock Linux kernel cannot run on this \
+         host's PVM /dev/kvm (a software hypervisor; see vm-linux): measure it on a host with \
+         hardware virtualization (VT-x, AMD-V) or in the project's rig (rig/rig.sh)"
+            .to_owned()
+    })
 }
 
 const DESCRIPTION: &str = "The same Linux kernel and initramfs as vm-linux, booted by QEMU \
