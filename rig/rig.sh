@@ -252,6 +252,16 @@ for r in "${RUNS[@]}"; do i=$((i + 1)); TESTS+=("run-$i"$'\t'"/"$'\t'"$r"); done
 while IFS= read -r f; do EXES+=("$f"); done < <(find "$TARGET_DIR/freestanding" -maxdepth 3 -path '*/release/*'  -type f -perm -u+x 2>/dev/null)
 # The guest kernel itself, for the vm-linux tests (VMVC_KERNEL, VMVC_VMLINUX).
 EXES+=("$VMLINUZ" "$VMLINUX")
+# harness's tests also boot that kernel under QEMU (peer:qemu-linux): QEMU
+# itself (with its libraries) and the microvm machine's firmware come along;
+# and strace, for `vmvc trace vm-linux`.
+if [[ " ${PACKAGES[*]} " == *" harness "* ]]; then
+  # (microvm loads bios-microvm.bin, or qboot.rom when it has no ACPI.)
+  for f in "$(command -v qemu-system-x86_64)" /usr/share/qemu/bios-microvm.bin /usr/share/qemu/qboot.rom \
+    "$(command -v strace || true)"; do
+    if [ -e "$f" ]; then EXES+=("$f"); fi
+  done
+fi
 for f in "${FILES[@]}"; do [ -e "$f" ] || die "--file $f: no such file"; EXES+=("$(realpath -s "$f")"); done
 
 # ---------------------------------------------------------------- initramfs

@@ -109,7 +109,7 @@ pub fn checks() -> Vec<Check> {
     for (bin, fix) in [
         (
             "qemu-system-x86_64",
-            "apt-get install qemu-system-x86 (peer:qemu)",
+            "apt-get install qemu-system-x86 (peer:qemu, peer:qemu-linux)",
         ),
         ("crun", "apt-get install crun"),
         ("runc", "apt-get install runc"),
@@ -205,6 +205,17 @@ pub fn environments() -> Vec<Check> {
         // vm-linux would look for (and fetch) a guest kernel: see the
         // "KVM", "Linux guests" and "guest kernel" lines instead.
         if name.starts_with("vm-linux") {
+            continue;
+        }
+        // Its kernel is vm-linux's: only QEMU, KVM and the host are checked here.
+        if *name == "peer:qemu-linux" {
+            let why = crate::env::peer::qemu_linux::why_not_here(None);
+            v.push(Check {
+                what: name,
+                ok: why.is_none(),
+                found: why.unwrap_or_else(|| "runs (with vm-linux's kernel)".into()),
+                fix: String::new(),
+            });
             continue;
         }
         // The checks need no vmvc binary: `vm-bare:process` is checked as `vm-bare`.

@@ -35,21 +35,27 @@ pub fn busybox() -> anyhow::Result<PathBuf> {
 /// busybox runs an applet by re-executing itself through `/proc/self/exe`,
 /// which a root without `/proc` (a plain chroot) does not have.
 fn link_applets(busybox: &std::path::Path, rootfs: &Rootfs) -> anyhow::Result<()> {
+    let bin = rootfs.host_path(std::path::Path::new("/bin"));
+    for name in applets(busybox)? {
+        std::os::unix::fs::symlink("busybox", bin.join(&name))
+            .with_context(|| format!("linking /bin/{name} to busybox in the rootfs"))?;
+    }
+    Ok(())
+}
+
+/// The applets `busybox --list` names (plain words only, not `busybox`).
+pub(crate) fn applets(busybox: &std::path::Path) -> anyhow::Result<Vec<String>> {
     let list = std::process::Command::new(busybox)
         .arg("--list")
         .output()
         .context("asking busybox for its applets")?;
-    let bin = rootfs.host_path(std::path::Path::new("/bin"));
-    for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        let name = applet.trim();
+    Ok(String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(str::trim)
         // Applet names are plain words; anything else is not one.
-        if name.is_empty() || name == "busybox" || name.contains('/') {
-            continue;
-        }
-        std::os::unix::fs::symlink("busybox", bin.join(name))
-            .with_context(|| format!("linking /bin/{name} to busybox in the rootfs"))?;
-    }
-    Ok(())
+        .filter(|n| !n.is_empty() && *n != "busybox" && !n.contains('/'))
+        .map(String::from)
+        .collect())
 }
 
 /// A container of `profile` whose rootfs holds only busybox, ready to start

@@ -21,6 +21,7 @@ pub mod output;
 pub mod procfs;
 pub mod run;
 pub mod shell;
+pub mod shell_vm;
 pub mod stats;
 pub mod stress;
 pub mod table;

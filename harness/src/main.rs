@@ -392,7 +392,7 @@ fn real_main(cli: Cli) -> anyhow::Result<i32> {
             cpus,
             command,
         } => match kind.as_str() {
-            "vm" => harness::shell::vm(),
+            "vm" => harness::shell::vm(&command, quiet),
             _ => {
                 let limits = harness::shell::LimitArgs { memory, pids, cpus };
                 harness::shell::container(&profile, &limits, &command, quiet)

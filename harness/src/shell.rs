@@ -7,8 +7,9 @@
 //! namespaces and cgroup change, and what they do not (the kernel). When the
 //! shell exits, the container, its cgroup and its rootfs are removed.
 //!
-//! `vmvc shell vm` would boot the Linux guest with a busybox initramfs on its
-//! serial console. It needs a host where Linux guests run; on others it says
+//! `vmvc shell vm` boots the Linux guest of `vm-linux` with busybox in its
+//! initramfs and gives you its serial console (`crate::shell_vm`). It needs
+//! a host where Linux guests run (hardware KVM, the rig); on others it says
 //! why not.
 
 use crate::inside::BusyboxBox;
@@ -157,20 +158,16 @@ pub fn container(
     })
 }
 
-/// `vmvc shell vm`: where a Linux guest cannot run, why; elsewhere, that
-/// this vmvc does not have the interactive guest console yet.
-pub fn vm() -> anyhow::Result<i32> {
-    if !std::path::Path::new("/dev/kvm").exists() {
-        bail!("no shell in a VM on this host: there is no /dev/kvm (KVM with VT-x or AMD-V is needed)");
+/// `vmvc shell vm`: a shell on the Linux guest's console, commands from
+/// stdin (where a Linux guest cannot run, why not).
+pub fn vm(command: &[String], quiet: bool) -> anyhow::Result<i32> {
+    if !command.is_empty() {
+        bail!(
+            "`vmvc shell vm` reads its commands from stdin: \
+             echo 'uname -r; exit' | vmvc shell vm"
+        );
     }
-    if let Some(why) = crate::env::vm_linux::not_supported_here() {
-        bail!("no shell in a VM on this host: {why}");
-    }
-    bail!(
-        "`vmvc shell vm` needs an interactive serial console in bench-vm's Linux guest, \
-         which this vmvc does not have yet; `vmvc run --env vm-linux` boots the same guest \
-         and reports what its kernel says of itself"
-    )
+    crate::shell_vm::vm(quiet)
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ impl BarePlatform {
     /// boot, or found in the boot information; see `crate::boot`).
     pub fn new(scratch: *mut u8, scratch_len: usize, transport: Transport) -> BarePlatform {
         if transport == Transport::Uart {
-            uart::init();
+            uart::init(uart::COM1);
         }
         BarePlatform {
             scratch,
@@ -128,7 +128,7 @@ impl Platform for BarePlatform {
     fn send(&mut self, bytes: &[u8]) {
         match self.transport {
             Transport::Ports => port_send(bytes),
-            Transport::Uart => uart::send(bytes),
+            Transport::Uart => uart::send(uart::COM1, bytes),
         }
     }
 
@@ -136,7 +136,7 @@ impl Platform for BarePlatform {
         match self.transport {
             Transport::Ports => port_recv(buf),
             Transport::Uart => {
-                uart::recv(buf);
+                uart::recv(uart::COM1, buf);
                 true
             }
         }
@@ -165,8 +165,8 @@ impl Platform for BarePlatform {
             // As a process does on its socket: PING out, PONG back.
             Transport::Uart => {
                 let mut answer = [0u8; 1];
-                uart::send(&[tag::PING]);
-                uart::recv(&mut answer);
+                uart::send(uart::COM1, &[tag::PING]);
+                uart::recv(uart::COM1, &mut answer);
                 answer[0] == tag::PONG
             }
         }
@@ -174,7 +174,7 @@ impl Platform for BarePlatform {
 
     fn exit(&mut self, code: i32) -> ! {
         if self.transport == Transport::Uart {
-            uart::flush();
+            uart::flush(uart::COM1);
         }
         exit(code)
     }

@@ -18,10 +18,11 @@
 //!
 //! linux      raw-syscall platform of the freestanding executable (protocol, platform)
 //! port       in/out, the instructions a VMM traps
-//! uart       the 16550 UART at 0x3f8, polled                  (port)
+//! uart       a 16550 UART (COM1 0x3f8, COM2 0x2f8), polled     (port)
 //! bare       port-I/O or UART platform of the bare KVM guest, the ports the VMM shares (protocol, platform, port, uart)
 //! boot       how the bare guest was booted: boot kinds, RAM maps (bare)
-//! vm_init    the workload as /init of a Linux VM    (linux, bare, serve, protocol, platform)
+//! vm_shell   shell mode of that /init: busybox sh on the console (linux)
+//! vm_init    the workload as /init of a Linux VM    (linux, bare, uart, serve, protocol, platform, vm_shell)
 //! ```
 //!
 //! - [`protocol`]: the messages ([`protocol::message`]), their tag bytes
@@ -34,7 +35,8 @@
 //! - [`boot`]: which VMM booted the bare guest, how (our 64-bit entry, PVH,
 //!   Linux's 64-bit protocol) and what RAM it got; [`uart`]: the 16550
 //!   transport for VMMs that are not ours;
-//! - [`vm_init`]: the workload as `/init` of a Linux VM (`vm-linux`), talking through the same ports;
+//! - [`vm_init`]: the workload as `/init` of a Linux VM (`vm-linux`), talking through the same ports
+//!   (or COM2 under QEMU); [`vm_shell`]: its shell mode (`vmvc shell vm`);
 //! - `rt` (freestanding builds only: entry, panic handler) and `build`
 //!   (host-side, for build scripts) are outside this graph.
 #![cfg_attr(not(test), no_std)]
@@ -54,6 +56,7 @@ pub mod rt;
 pub mod run;
 pub mod uart;
 pub mod vm_init;
+pub mod vm_shell;
 
 mod platform;
 mod serve;

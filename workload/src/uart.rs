@@ -20,11 +20,17 @@
 //! is a VM exit into the VMM's device model, so a byte costs two exits (LSR,
 //! then THR or RBR): the price of a general device compared with a port
 //! that means "here is a protocol byte".
+//!
+//! Every function takes the UART's base port: the bare guest uses COM1,
+//! a Linux guest's `/init` COM2 (its kernel's console is on COM1;
+//! `crate::vm_init`).
 
 use crate::port::{inb, outb};
 
 /// COM1's base port.
 pub const COM1: u16 = 0x3f8;
+/// COM2's base port (the second PC serial port; IRQ 3, unused here).
+pub const COM2: u16 = 0x2f8;
 const THR_RBR: u16 = 0;
 const LCR: u16 = 3;
 const LSR: u16 = 5;
@@ -34,34 +40,34 @@ const LSR_THRE: u8 = 1 << 5;
 const LSR_TEMT: u8 = 1 << 6;
 
 /// Sets the line format (8N1). The rate does not matter to a VMM.
-pub fn init() {
-    outb(COM1 + LCR, LCR_8N1);
+pub fn init(base: u16) {
+    outb(base + LCR, LCR_8N1);
 }
 
 /// Sends bytes, each once the transmit holding register is empty.
-pub fn send(bytes: &[u8]) {
+pub fn send(base: u16, bytes: &[u8]) {
     for b in bytes {
-        while inb(COM1 + LSR) & LSR_THRE == 0 {
+        while inb(base + LSR) & LSR_THRE == 0 {
             core::hint::spin_loop();
         }
-        outb(COM1 + THR_RBR, *b);
+        outb(base + THR_RBR, *b);
     }
 }
 
 /// Receives bytes, waiting for each one (the launcher always answers).
-pub fn recv(buf: &mut [u8]) {
+pub fn recv(base: u16, buf: &mut [u8]) {
     for b in buf {
-        while inb(COM1 + LSR) & LSR_DR == 0 {
+        while inb(base + LSR) & LSR_DR == 0 {
             core::hint::spin_loop();
         }
-        *b = inb(COM1 + THR_RBR);
+        *b = inb(base + THR_RBR);
     }
 }
 
 /// Waits until every byte sent has left the UART: a VMM that stops the
 /// guest next (exit) would otherwise drop the last bytes.
-pub fn flush() {
-    while inb(COM1 + LSR) & LSR_TEMT == 0 {
+pub fn flush(base: u16) {
+    while inb(base + LSR) & LSR_TEMT == 0 {
         core::hint::spin_loop();
     }
 }

@@ -43,6 +43,7 @@ pub struct Entry {
 pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFREG: u32 = 0o100000;
 pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFLNK: u32 = 0o120000;
 
 /// An initramfs being built.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +76,11 @@ impl Initramfs {
 
     pub fn file(&mut self, name: &str, perm: u32, data: Vec<u8>) -> &mut Self {
         self.push(name, S_IFREG | perm, (0, 0), data)
+    }
+
+    /// A symbolic link `name` -> `target` (in newc, the target is the data).
+    pub fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
+        self.push(name, S_IFLNK | 0o777, (0, 0), target.as_bytes().to_vec())
     }
 
     pub fn char_dev(&mut self, name: &str, perm: u32, major: u32, minor: u32) -> &mut Self {

@@ -21,6 +21,7 @@
 //! snapshot    LinuxSnapshot: a READY guest saved, restored copy-on-write
 //!                                       (devices, error, layout, ports, state, vm; [phases, snapshot,
 //!                                        snapshot_dir, vcpu, vcpu_state, vm])
+//! console     LinuxVm::run_console: the guest as a terminal (vmvc shell vm) (vm, devices, error)
 //! ```
 //!
 //! - [`bzimage`] and [`extract`]: the kernel file (`/boot/vmlinuz`), its
@@ -36,6 +37,7 @@
 //! - [`state`] and [`snapshot`]: [`LinuxSnapshot`], a guest saved at READY
 //!   (memory, vCPU, interrupt controllers, timer, clock, UART) and restored
 //!   into fresh VMs, as Firecracker restores microVMs.
+//! - [`console`]: the guest's serial console as an interactive terminal.
 //!
 //! Sources: Linux `Documentation/arch/x86/boot.rst` (boot protocol) and
 //! `Documentation/arch/x86/zero-page.rst` (the zero page),
@@ -44,6 +46,7 @@
 //! and Firecracker's x86 boot code, which this follows in spirit.
 
 pub mod bzimage;
+pub mod console;
 pub mod cpu;
 pub mod devices;
 pub mod error;
@@ -57,6 +60,7 @@ pub mod state;
 pub mod vm;
 pub mod zero_page;
 
+pub use console::ConsoleEnd;
 pub use error::LinuxError;
 pub use initramfs::Initramfs;
 pub use kernel::KernelImage;

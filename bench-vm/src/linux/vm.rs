@@ -100,6 +100,19 @@ impl LinuxVm {
         initramfs: &[u8],
         config: &Config,
     ) -> Result<LinuxVm, LinuxError> {
+        let mut guest = LinuxVm::boot(kernel, initramfs, config)?;
+        guest.wait_ready(config)?;
+        Ok(guest)
+    }
+
+    /// Builds the VM up to its first `KVM_RUN`: every phase but
+    /// `kernel_boot`. [`LinuxVm::launch`] then waits for READY; a console
+    /// session (`super::console`) runs it without the protocol.
+    pub fn boot(
+        kernel: &KernelImage,
+        initramfs: &[u8],
+        config: &Config,
+    ) -> Result<LinuxVm, LinuxError> {
         let copy: Option<Box<dyn std::io::Write + Send>> = match &config.console_log {
             Some(path) => match std::fs::File::create(path) {
                 Ok(f) => Some(Box::new(f)),
@@ -141,7 +154,7 @@ impl LinuxVm {
         phases.end("vcpu_setup");
 
         let ports = LinuxPorts::new(vm_superio::Serial::new(IrqLine(irq), console.clone()));
-        let mut guest = LinuxVm {
+        Ok(LinuxVm {
             vcpu,
             vm,
             kvm,
@@ -152,7 +165,12 @@ impl LinuxVm {
             mem_info: GuestMemInfo::default(),
             dead: None,
             read_pending: false,
-        };
+        })
+    }
+
+    /// Runs the booted guest to READY and its memory report.
+    fn wait_ready(&mut self, config: &Config) -> Result<(), LinuxError> {
+        let guest = self;
         let deadline = Instant::now() + config.boot_timeout;
         match guest.next_message(config.boot_timeout, "before /init said READY") {
             Ok(Message::Ready) => {}
@@ -194,7 +212,7 @@ impl LinuxVm {
                 }
             }
         }
-        Ok(guest)
+        Ok(())
     }
 
     pub(super) fn console_tail(&self) -> String {

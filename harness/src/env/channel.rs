@@ -85,7 +85,19 @@ impl Channel {
                     Ok(None) => {}
                     Ok(Some(Message::Ping)) => self.send(Command::Pong)?,
                     Ok(Some(m)) => return Ok(m),
-                    Err(e) => bail!("the workload broke the protocol: {e}"),
+                    Err(e) => {
+                        // The bytes around it tell garbage from a lost byte.
+                        let from = self.pos.saturating_sub(16);
+                        let to = self.have.min(self.pos + 16);
+                        let around: Vec<String> = self.buf[from..to]
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect();
+                        bail!(
+                            "the workload broke the protocol: {e} (bytes around it: {})",
+                            around.join(" ")
+                        )
+                    }
                 }
             }
             self.have = self.fill(deadline)?;

@@ -51,6 +51,7 @@ pub fn by_name(name: &str, cx: &Context, explicit: bool) -> anyhow::Result<Box<d
             Ok(Box::new(env))
         }
         "peer:qemu" => Ok(Box::new(peer::qemu_env(None))),
+        "peer:qemu-linux" => peer::qemu_linux::from_context(cx, explicit),
         "peer:firecracker" => Ok(Box::new(peer::firecracker_env(cx.firecracker.clone()))),
         "peer:cloud-hypervisor" => Ok(Box::new(peer::cloud_hypervisor_env(
             cx.cloud_hypervisor.clone(),
@@ -85,6 +86,7 @@ pub const KNOWN: &[&str] = &[
     "vm-linux",
     "vm-linux:process",
     "vm-linux:restored",
+    "peer:qemu-linux",
 ];
 
 /// Rows `vmvc run` measures only when asked by name: they change something

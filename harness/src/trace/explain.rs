@@ -221,10 +221,15 @@ fn kvm_ioctl(c: &Call) -> Option<Step> {
         }
         "KVM_CREATE_PIT2" => "creates the PC timer (PIT) inside KVM".to_owned(),
         "KVM_SET_MSRS" | "KVM_GET_MSRS" => format!("{req}: model-specific registers of the vCPU"),
-        "KVM_SET_FPU" | "KVM_SET_LAPIC" | "KVM_SET_XSAVE" | "KVM_SET_XCRS" => {
-            format!("{req}: more vCPU state")
-        }
-        "KVM_IRQ_LINE" | "KVM_IRQFD" => "raises an interrupt line of the guest".to_owned(),
+        "KVM_SET_FPU" | "KVM_SET_XSAVE" | "KVM_SET_XCRS" => format!("{req}: more vCPU state"),
+        "KVM_GET_LAPIC" | "KVM_SET_LAPIC" => format!(
+            "{req}: the vCPU's local APIC registers (a Linux guest: LINT0 and LINT1 wired for \
+             the PIC's interrupts and NMI, as on a PC)"
+        ),
+        "KVM_IRQ_LINE" => "raises an interrupt line of the guest".to_owned(),
+        "KVM_IRQFD" => "ties an eventfd to an interrupt line of the guest: a write to it \
+                        raises the interrupt without an ioctl (the UART's IRQ 4)"
+            .to_owned(),
         "KVM_RUN" => {
             let reason = c
                 .result

@@ -90,7 +90,11 @@ fn render(env: &str, calls: &[Call]) -> anyhow::Result<String> {
     );
     let mut others = 0usize;
     let mut narrated = 0usize;
+    let mut skip_to = 0;
     for (i, c) in calls.iter().enumerate().take(end).skip(t0 + 1) {
+        if i < skip_to {
+            continue;
+        }
         if Some(i) == ready {
             flush_others(&mut out, &mut others);
             let _ = writeln!(
@@ -112,6 +116,29 @@ fn render(env: &str, calls: &[Call]) -> anyhow::Result<String> {
         } else {
             format!("[pid {}] ", c.pid)
         };
+        // A streak stops at the READY marker, to keep it in its place.
+        let stop = ready.filter(|r| *r > i).unwrap_or(end);
+        let streak = kvm_run_streak(calls, i, stop);
+        if streak.len() >= STREAK {
+            // A Linux guest's boot is hundreds of exits alike: one line.
+            skip_to = i + streak.len();
+            narrated += streak.len() - 1;
+            let inside: f64 = streak.iter().filter_map(|c| c.took).sum();
+            let longest = streak.iter().filter_map(|c| c.took).fold(0.0, f64::max);
+            let _ = writeln!(
+                out,
+                "{:>11} {:>10}  {who}{} × {} in a row (longest {})\n{:>23}{}; the guest's own work runs inside these calls ({})",
+                ms(c.at - start),
+                ms_plain(inside),
+                short(c),
+                streak.len(),
+                ms_plain(longest),
+                "",
+                step.what,
+                step.source
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "{:>11} {:>10}  {who}{}\n{:>23}{} ({})",
@@ -131,6 +158,29 @@ fn render(env: &str, calls: &[Call]) -> anyhow::Result<String> {
         ""
     );
     Ok(out)
+}
+
+/// How many KVM_RUN calls alike (one after another, same thread, same exit
+/// reason) are folded into one line.
+const STREAK: usize = 6;
+
+/// The KVM_RUN calls alike starting at `i` (before `stop`): empty unless
+/// `calls[i]` is one.
+fn kvm_run_streak(calls: &[Call], i: usize, stop: usize) -> &[Call] {
+    let first = &calls[i];
+    if first.name != "ioctl" || !first.args.contains("KVM_RUN") {
+        return &[];
+    }
+    let n = calls[i..stop.max(i)]
+        .iter()
+        .take_while(|c| {
+            c.pid == first.pid
+                && c.name == "ioctl"
+                && c.args.contains("KVM_RUN")
+                && c.result == first.result
+        })
+        .count();
+    &calls[i..i + n]
 }
 
 fn flush_others(out: &mut String, others: &mut usize) {

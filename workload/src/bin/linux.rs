@@ -57,7 +57,18 @@ unsafe extern "C" fn vmvc_start(sp: *const usize) -> ! {
     // guest. (A container's PID 1 always gets its socket FD, so being PID 1
     // alone does not mean "in a VM".)
     if argc < 2 && workload::vm_init::is_vm_init() {
-        workload::vm_init::main()
+        // SAFETY: as above: after argv's NULL come the environment's
+        // pointers, NULL-terminated; the kernel put the strings there.
+        let envp = unsafe { argv.add(argc + 1) };
+        let env = (0..)
+            // SAFETY: read up to and not past the terminating NULL.
+            .map(|i| unsafe { *envp.add(i) })
+            .take_while(|p| !p.is_null())
+            // SAFETY: each entry is a NUL-terminated string (see above).
+            .map(|p| {
+                unsafe { core::ffi::CStr::from_ptr(p as *const core::ffi::c_char) }.to_bytes()
+            });
+        workload::vm_init::main(workload::vm_init::BootFlags::parse(env))
     }
     if argc != 2 {
         usage();

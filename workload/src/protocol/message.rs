@@ -104,6 +104,11 @@ pub mod info {
     pub const CPL3_TSC: u8 = 6;
     /// The TSC just before READY was sent.
     pub const READY_TSC: u8 = 7;
+    /// A Linux guest's `/init` under a VMM that is not ours: the guest
+    /// kernel's `CLOCK_BOOTTIME` just before READY, nanoseconds: how long
+    /// the kernel had been keeping time (from `timekeeping_init`, early in
+    /// `start_kernel`), so what came before it (firmware) can be told apart.
+    pub const KERNEL_CLOCK_NS: u8 = 8;
 }
 
 /// A message from the workload to its launcher.

@@ -36,7 +36,9 @@
 //! - `qemu`, `firecracker`, `cloud_hypervisor`: each VMM's command line
 //!   and how it ends; `vm_env`: a VMM as a row; `vmm`: one launch of it
 //!   with the bare guest (READY on its UART, the guest's boot timings, the
-//!   memory split, teardown);
+//!   memory split, teardown); `guest_clock`: the guest's clock readings
+//!   placed on ours; `qemu_linux`: `vm-linux`'s kernel and initramfs under
+//!   QEMU, a row of its own on `vmm`;
 //! - `tool`: the tools, and starting one's binary with our socket as fd 3
 //!   (and finding any binary on PATH);
 //! - `hybrid`: crun's workaround on hybrid cgroup hosts.
@@ -53,7 +55,8 @@
 //! model to build, firmware to run. QEMU is a distribution package and is
 //! required in CI; Firecracker and Cloud Hypervisor run when their binary is
 //! given or on PATH (untested on this project's machines, which have
-//! neither).
+//! neither). Where Linux guests run, `peer:qemu-linux` boots `vm-linux`'s
+//! kernel and initramfs under QEMU the same way.
 //!
 //! Sources: the OCI runtime specification
 //! (<https://github.com/opencontainers/runtime-spec>: `bundle.md`,
@@ -65,10 +68,12 @@ mod cleanup;
 pub(crate) use cleanup::{delete_oci_state, remove_cgroup};
 mod cloud_hypervisor;
 mod firecracker;
+mod guest_clock;
 mod hybrid;
 mod instance;
 mod oci;
 mod qemu;
+pub mod qemu_linux;
 #[cfg(test)]
 mod tests;
 mod tool;

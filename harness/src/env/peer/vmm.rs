@@ -1,7 +1,8 @@
 //! One launch of a third-party VMM (QEMU, Firecracker, Cloud Hypervisor)
 //! running the bare guest: spawn it, wait for READY on its serial port,
 //! place the guest's own boot timings on our clock, split its memory, tear
-//! it down.
+//! it down. (The Linux guest under QEMU, `peer:qemu-linux`, uses the same
+//! launch with its own readings after READY: `super::qemu_linux`.)
 //!
 //! The VMM's 16550 UART is wired to one end of a `socketpair(2)` that the
 //! VMM inherits (QEMU: `-chardev socket,fd=N`), so the launcher's side is
@@ -26,10 +27,13 @@
 //! | `entry_code` | first instruction → CPL3: the guest's CPL0 set-up (PVH: long mode), emulated on PVM |
 //! | `guest_boot` | CPL3 → READY received by vmvc |
 //!
+//! The readings become instants in `super::guest_clock`.
+//!
 //! **Memory.** The VMM process's smaps, split into guest RAM (the one
 //! private anonymous mapping of exactly the guest's RAM size) and the rest,
 //! as `vm-bare:process` and Firecracker's memory-overhead test split it.
 
+use super::guest_clock::{rdtsc, GuestClock};
 use crate::env::channel::{self, Channel};
 use crate::env::child::ChildProc;
 use crate::env::kvm_mem;
@@ -57,21 +61,51 @@ pub(super) struct VmmSpec {
     pub(super) tsc_hz: f64,
 }
 
-/// A bare guest READY under a third-party VMM.
+/// A guest READY under a third-party VMM.
 pub struct VmmInstance {
     proc: ChildProc,
     spec: VmmSpec,
     launch: Launch,
     sec_before: Option<u64>,
+    /// Memory parts the guest reported (shown, not measured here).
+    reported: Vec<MemPart>,
+}
+
+/// When a launch reached READY, on the launcher's clock.
+pub(super) struct Started {
+    pub(super) t0: Instant,
+    pub(super) spawned: Instant,
+    pub(super) ready: Instant,
+    /// The TSC's rate and reading at `t0`, for the guest's readings.
+    pub(super) clock: GuestClock,
 }
 
 /// Starts the command `build_cmd` makes (it wires the guest's serial port
 /// to the socket it is given: as an inherited fd, or as the VMM's stdio)
-/// and waits for READY and the guest's boot timings.
+/// and waits for READY and the bare guest's boot timings.
 pub(super) fn start(
     spec: VmmSpec,
     build_cmd: impl FnOnce(&OwnedFd) -> anyhow::Result<Proc>,
 ) -> anyhow::Result<VmmInstance> {
+    let (mut inst, s) = start_to_ready(spec, build_cmd)?;
+    let mut tsc = [0u64; 3];
+    for (slot, key) in
+        tsc.iter_mut()
+            .zip([info::FIRST_INSTRUCTION_TSC, info::CPL3_TSC, info::READY_TSC])
+    {
+        *slot = inst.recv_info(key)?;
+    }
+    let marks = s.clock.marks(s.t0, s.spawned, s.ready, tsc);
+    inst.launch = Launch::from_marks(s.t0, &marks);
+    Ok(inst)
+}
+
+/// Starts the VMM as [`start`] does and waits for READY only: what the
+/// guest reports next is for the caller to read ([`VmmInstance::recv_info`]).
+pub(super) fn start_to_ready(
+    spec: VmmSpec,
+    build_cmd: impl FnOnce(&OwnedFd) -> anyhow::Result<Proc>,
+) -> anyhow::Result<(VmmInstance, Started)> {
     let sec_before = kvm_mem::sec_page_tables();
     let (chan, theirs) = Channel::pair()?;
     let mut cmd = build_cmd(&theirs)?;
@@ -87,6 +121,7 @@ pub(super) fn start(
         spec,
         launch: Launch::from_marks(Instant::now(), &[]),
         sec_before,
+        reported: Vec::new(),
     };
     let t0 = Instant::now();
     let tsc0 = rdtsc();
@@ -96,23 +131,17 @@ pub(super) fn start(
         return Err(inst.failed(e, "did not bring the guest to READY"));
     }
     let ready = Instant::now();
-    let mut tsc = [0u64; 3];
-    for (slot, key) in
-        tsc.iter_mut()
-            .zip([info::FIRST_INSTRUCTION_TSC, info::CPL3_TSC, info::READY_TSC])
-    {
-        match inst.proc.chan.recv(timeout) {
-            Ok(Message::Info { key: k, value }) if k == key => *slot = value,
-            Ok(other) => bail!("expected the guest's boot timings after READY, got {other:?}"),
-            Err(e) => return Err(inst.failed(e, "stopped after READY")),
-        }
-    }
     let clock = GuestClock {
         tsc0,
         hz: inst.spec.tsc_hz,
     };
-    inst.launch = Launch::from_marks(t0, &clock.marks(t0, spawned, ready, tsc));
-    Ok(inst)
+    let started = Started {
+        t0,
+        spawned,
+        ready,
+        clock,
+    };
+    Ok((inst, started))
 }
 
 /// Spawns `cmd`; dropping it then closes our copies of the socket it may
@@ -137,64 +166,26 @@ fn die_with_parent() -> std::io::Result<()> {
     Ok(())
 }
 
-fn rdtsc() -> u64 {
-    // SAFETY: RDTSC only reads a counter.
-    unsafe { core::arch::x86_64::_rdtsc() }
-}
-
-/// The guest's TSC readings, turned into instants on the launcher's clock.
-struct GuestClock {
-    /// The host's TSC at `t0`.
-    tsc0: u64,
-    hz: f64,
-}
-
-impl GuestClock {
-    fn secs(&self, ticks: u64) -> Duration {
-        Duration::from_secs_f64(ticks as f64 / self.hz)
-    }
-
-    /// The phase marks (see the module docs) from the guest's readings
-    /// `[first instruction, CPL3, READY]`.
-    fn marks(
-        &self,
-        t0: Instant,
-        spawned: Instant,
-        ready: Instant,
-        [entry, cpl3, ready_tsc]: [u64; 3],
-    ) -> Vec<(&'static str, Instant)> {
-        let mut marks = vec![("spawn", spawned)];
-        let host_now = self.tsc0 + ((ready - t0).as_secs_f64() * self.hz) as u64;
-        if entry >= self.tsc0 && ready_tsc <= host_now && entry <= cpl3 {
-            // One clock: the guest's readings are host TSC values.
-            let at = |tsc: u64| t0 + self.secs(tsc - self.tsc0);
-            marks.push(("vmm_start", at(entry)));
-            marks.push(("entry_code", at(cpl3)));
-        } else if entry <= cpl3 && cpl3 <= ready_tsc {
-            // The VMM reset the guest's TSC: durations, placed back from READY.
-            let at_cpl3 = ready.checked_sub(self.secs(ready_tsc - cpl3));
-            let at_entry = at_cpl3.and_then(|c| c.checked_sub(self.secs(cpl3 - entry)));
-            let at_reset = at_entry.and_then(|e| e.checked_sub(self.secs(entry)));
-            if let (Some(reset), Some(e), Some(c)) = (at_reset, at_entry, at_cpl3) {
-                if reset >= spawned {
-                    marks.push(("vmm_start", reset));
-                    marks.push(("firmware", e));
-                } else {
-                    marks.push(("vmm_start", e));
-                }
-                marks.push(("entry_code", c));
-            }
-        }
-        marks.push(("guest_boot", ready));
-        // Phases run back to back: no mark before the one it follows.
-        for i in 1..marks.len() {
-            marks[i].1 = marks[i].1.clamp(marks[i - 1].1, ready);
-        }
-        marks
-    }
-}
-
 impl VmmInstance {
+    /// The next message, which must be INFO `key`: its value.
+    pub(super) fn recv_info(&mut self, key: u8) -> anyhow::Result<u64> {
+        match self.proc.chan.recv(self.spec.ready_timeout) {
+            Ok(Message::Info { key: k, value }) if k == key => Ok(value),
+            Ok(other) => bail!("expected the guest's INFO {key} after READY, got {other:?}"),
+            Err(e) => Err(self.failed(e, "stopped after READY")),
+        }
+    }
+
+    /// Sets the launch's phases (a caller of [`start_to_ready`]).
+    pub(super) fn set_launch(&mut self, launch: Launch) {
+        self.launch = launch;
+    }
+
+    /// Adds a memory part the guest reported about itself.
+    pub(super) fn add_reported(&mut self, part: MemPart) {
+        self.reported.push(part);
+    }
+
     /// An error of this launch, with what the VMM said on stderr; the VMM
     /// is killed and reaped first (so that its stderr ends).
     fn failed(&mut self, e: anyhow::Error, what: &str) -> anyhow::Error {
@@ -273,6 +264,7 @@ impl Instance for VmmInstance {
     fn memory(&mut self) -> anyhow::Result<Vec<MemPart>> {
         let pid = self.proc.pid().context("the VMM was already torn down")?;
         let mut parts = kvm_mem::vmm_process_parts(pid, self.guest_ram(pid)?)?;
+        parts.extend(self.reported.iter().cloned());
         parts.extend(kvm_mem::kvm_page_tables(self.sec_before));
         Ok(parts)
     }
@@ -309,68 +301,5 @@ impl Instance for VmmInstance {
             }
             Some(_) => Ok(took),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::GuestClock;
-    use std::time::{Duration, Instant};
-
-    const MS: u64 = 1_000_000; // ticks of a 1 GHz TSC
-
-    fn names(marks: &[(&'static str, Instant)]) -> Vec<&'static str> {
-        marks.iter().map(|(n, _)| *n).collect()
-    }
-
-    /// A 1 GHz clock whose TSC read 7 s at `t0`; the VMM spawned at 1 ms,
-    /// READY at 50 ms: (clock, t0, spawned, ready).
-    fn setting() -> (GuestClock, Instant, Instant, Instant) {
-        let clock = GuestClock {
-            tsc0: 7_000 * MS,
-            hz: 1e9,
-        };
-        let t0 = Instant::now();
-        let ms = Duration::from_millis;
-        (clock, t0, t0 + ms(1), t0 + ms(50))
-    }
-
-    #[test]
-    fn a_guest_on_the_host_clock_gives_instants() {
-        let (clock, t0, spawned, ready) = setting();
-        let tsc = [
-            clock.tsc0 + 40 * MS,
-            clock.tsc0 + 41 * MS,
-            clock.tsc0 + 49 * MS,
-        ];
-        let m = clock.marks(t0, spawned, ready, tsc);
-        assert_eq!(
-            names(&m),
-            ["spawn", "vmm_start", "entry_code", "guest_boot"]
-        );
-        assert_eq!(m[1].1 - t0, Duration::from_millis(40));
-        assert_eq!(m[2].1 - t0, Duration::from_millis(41));
-        assert_eq!(m[3].1, ready);
-    }
-
-    #[test]
-    fn a_guest_tsc_reset_by_the_vmm_splits_out_the_firmware() {
-        let (clock, t0, spawned, ready) = setting();
-        // 5 ms of firmware after reset, 1 ms of entry code, 2 ms to READY.
-        let m = clock.marks(t0, spawned, ready, [5 * MS, 6 * MS, 8 * MS]);
-        assert_eq!(
-            names(&m),
-            ["spawn", "vmm_start", "firmware", "entry_code", "guest_boot"]
-        );
-        assert_eq!(ready - m[1].1, Duration::from_millis(8));
-        assert_eq!(ready - m[2].1, Duration::from_millis(3));
-        assert_eq!(ready - m[3].1, Duration::from_millis(2));
-    }
-
-    #[test]
-    fn readings_out_of_order_give_no_inner_phases() {
-        let (clock, t0, spawned, ready) = setting();
-        let m = clock.marks(t0, spawned, ready, [9 * MS, 6 * MS, 8 * MS]);
-        assert_eq!(names(&m), ["spawn", "guest_boot"]);
     }
 }

@@ -145,3 +145,64 @@ fn guest_ram_is_the_anonymous_mapping_of_its_size() {
     assert_eq!(found, vec![0x7f00_0000_0000..0x7f00_0840_0000]);
     assert!(guest_ram_mappings(maps, 64 << 20).is_empty());
 }
+
+/// In the rig (rig/rig.sh sets VMVC_RIG and VMVC_KERNEL, and copies QEMU
+/// and its microvm firmware in when harness's tests run): `peer:qemu-linux`
+/// boots vm-linux's kernel and initramfs under QEMU, twice: READY with its
+/// phases, every workload through COM2, QEMU's memory apart from guest RAM,
+/// the guest kernel's own report, a clean exit, no QEMU left behind.
+/// Elsewhere it says why it skips. (Its name holds `vm_linux`: the rig's
+/// default set selects harness's tests with that filter.)
+#[test]
+fn in_the_rig_peer_qemu_linux_boots_the_vm_linux_kernel_and_runs_every_workload() {
+    if std::env::var_os("VMVC_RIG").is_none() {
+        eprintln!(
+            "SKIPPED peer:qemu-linux test: only in the rig (rig/rig.sh), where Linux guests run"
+        );
+        return;
+    }
+    let given = std::env::var_os("VMVC_KERNEL").map(PathBuf::from);
+    let kernel = crate::kernel::locate(given.as_deref()).expect("the rig provides a kernel");
+    let exe = crate::workload_exe::WorkloadExe::install().expect("workload installed");
+    let mut env = super::qemu_linux::QemuLinuxEnv::new(&kernel, exe.path(), None);
+    let host = crate::host::detect();
+    assert_eq!(env.unavailable(&host), None, "QEMU and /dev/kvm in the rig");
+    for round in 0..2 {
+        let mut inst = env.launch().expect("peer:qemu-linux boots to READY");
+        let l = inst.launch().clone();
+        let names: Vec<&str> = l.phases.iter().map(|(n, _)| *n).collect();
+        eprintln!(
+            "peer:qemu-linux round {round}: READY after {:.1} ms: {:?}",
+            l.ready.as_secs_f64() * 1e3,
+            l.phases
+        );
+        assert_eq!(names.first(), Some(&"spawn"), "{names:?}");
+        assert_eq!(names.last(), Some(&"kernel_boot"), "{names:?}");
+        let sum: Duration = l.phases.iter().map(|(_, d)| *d).sum();
+        assert_eq!(sum, l.ready, "phases add up to READY");
+        run_every_workload_once(inst.as_mut(), Duration::from_secs(60));
+        let mem = memory_said(inst.as_mut(), "peer:qemu-linux");
+        eprintln!("peer:qemu-linux round {round}: memory {mem:?}");
+        let guest_ram = part(&mem, "guest_ram").unwrap_or(0);
+        assert!(guest_ram > (8 << 20), "guest RAM touched: {mem:?}");
+        assert!(part(&mem, "vmm").unwrap_or(0) > 0, "QEMU's own: {mem:?}");
+        let gk = part(&mem, "guest_kernel").unwrap_or(0);
+        assert!(gk > (8 << 20), "the guest kernel's own memory: {mem:?}");
+        let took = inst
+            .teardown()
+            .unwrap_or_else(|e| panic!("peer:qemu-linux exits after DONE: {e:#}"));
+        eprintln!(
+            "peer:qemu-linux teardown {:.1} ms",
+            took.as_secs_f64() * 1e3
+        );
+        let left: Vec<u32> = crate::procfs::children(std::process::id())
+            .into_iter()
+            .filter(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .map(|c| String::from_utf8_lossy(&c).contains("qemu"))
+                    .unwrap_or(false)
+            })
+            .collect();
+        assert!(left.is_empty(), "QEMU left running: {left:?}");
+    }
+}

@@ -39,7 +39,7 @@ pub(super) fn read_kernel(path: &Path) -> anyhow::Result<KernelImage> {
 
 /// The guest kernel's own memory as the guest reports it (info only: it is
 /// inside guest RAM).
-pub(super) fn guest_kernel_part(ram_bytes: u64, info: GuestMemInfo) -> MemPart {
+pub(crate) fn guest_kernel_part(ram_bytes: u64, info: GuestMemInfo) -> MemPart {
     MemPart {
         name: "guest_kernel",
         description: "the guest kernel's own memory as the guest sees it: RAM it keeps for itself \

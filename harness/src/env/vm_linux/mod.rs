@@ -42,6 +42,7 @@ pub mod restored;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use guest::guest_kernel_part;
 pub use guest::{BOOT_TIMEOUT, FORCED_PVM_TIMEOUT, RAM_BYTES, REQUEST_TIMEOUT, RIG_BOOT_TIMEOUT};
 pub use instance::LinuxInstance;
 pub use process::{vmm_main, VmmArgs, PROCESS_PHASES, VMM_SUBCOMMAND};

@@ -49,6 +49,7 @@ fn one_round_as(
     );
     crate::env::run_every_workload_once(inst.as_mut(), REQUEST_TIMEOUT);
     let mem = crate::env::memory_said(inst.as_mut(), &what);
+    eprintln!("{what} launch {round}: memory {mem:?}");
     let gk = part(&mem, "guest_kernel").unwrap_or(0);
     assert!(
         gk > (8 << 20) && gk < RAM_BYTES,
@@ -246,5 +247,90 @@ fn a_pvm_host_is_recognised_as_one() {
     let pvm = crate::host::detect().virtualization == reports::Virtualization::Pvm;
     if std::env::var_os("VMVC_RIG").is_none() {
         assert_eq!(pvm, not_supported_here().is_some());
+    }
+}
+
+/// In the rig: `vmvc shell vm` (the vmvc binary cargo built) with commands
+/// piped in, as a student would: the guest answers from its own kernel
+/// (its boot id is not the rig's), the shell's exit status comes back, and
+/// no VM is left (it lived in that vmvc process only).
+#[test]
+fn in_the_rig_vmvc_shell_vm_answers_from_the_guests_own_kernel() {
+    if std::env::var_os("VMVC_RIG").is_none() {
+        eprintln!(
+            "SKIPPED vmvc shell vm test: only in the rig (rig/rig.sh), where Linux guests run"
+        );
+        return;
+    }
+    let vmvc = std::env::current_exe()
+        .ok()
+        .and_then(|t| Some(t.parent()?.parent()?.join("vmvc")))
+        .filter(|p| p.exists())
+        .expect("target/release/vmvc beside the test binary (cargo test builds it)");
+    let mut child = std::process::Command::new(vmvc)
+        .args(["shell", "vm", "-q"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("vmvc runs");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        stdin
+            .write_all(b"echo BOOT-ID=$(cat /proc/sys/kernel/random/boot_id); exit 7\n")
+            .expect("commands written");
+    }
+    let out = child.wait_with_output().expect("vmvc ends");
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("vmvc shell vm said:\n{text}");
+    assert_eq!(out.status.code(), Some(7), "the shell's exit status");
+    let ours = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").expect("boot_id");
+    // The echoed command line holds `BOOT-ID=$(`: the answer is the line
+    // whose value is a boot id.
+    let guest = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("BOOT-ID="))
+        .find(|v| v.len() == 36)
+        .unwrap_or_else(|| panic!("no boot id from the guest in:\n{text}"));
+    assert_ne!(guest, ours.trim(), "the guest's kernel booted on its own");
+}
+
+/// In the rig (rig.sh copies strace in with harness's tests): `vmvc trace
+/// vm-linux` narrates one Linux guest's launch: the KVM set-up ioctls, the
+/// guest kernel's boot as streaks of KVM_RUN exits, READY, the teardown.
+#[test]
+fn in_the_rig_vmvc_trace_vm_linux_narrates_the_boot() {
+    if std::env::var_os("VMVC_RIG").is_none() {
+        eprintln!("SKIPPED vmvc trace vm-linux test: only in the rig (rig/rig.sh), where Linux guests run");
+        return;
+    }
+    let vmvc = std::env::current_exe()
+        .ok()
+        .and_then(|t| Some(t.parent()?.parent()?.join("vmvc")))
+        .filter(|p| p.exists())
+        .expect("target/release/vmvc beside the test binary (cargo test builds it)");
+    let out = std::process::Command::new(vmvc)
+        .args(["trace", "vm-linux"])
+        .output()
+        .expect("vmvc runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "vmvc trace vm-linux: {err}");
+    eprintln!("vmvc trace vm-linux: {} lines", text.lines().count());
+    let mut at = 0;
+    for needle in [
+        "KVM_CREATE_VM",
+        "KVM_CREATE_IRQCHIP",
+        "KVM_SET_USER_MEMORY_REGION",
+        "KVM_CREATE_VCPU",
+        "KVM_SET_REGS",
+        "KVM_RUN",
+        "in a row",
+        "READY",
+        "closes the VM",
+        "torn down",
+    ] {
+        let found = text[at..].find(needle);
+        at += found.unwrap_or_else(|| panic!("{needle:?} missing or out of order in:\n{text}"));
     }
 }
