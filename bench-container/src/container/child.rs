@@ -345,9 +345,13 @@ fn child_setup(
     }
     // ETXTBSY: another thread of the launcher forked while the binary was
     // open for writing (being copied into a rootfs); that child holds the
-    // descriptor until its own exec, microseconds later. Retry briefly, as
-    // Go's os/exec does.
-    for _ in 0..200 {
+    // descriptor until its own exec. Usually microseconds, but a rootless
+    // child first waits for newuidmap/newgidmap to map its ids, which under
+    // load took over the 100 ms we once allowed (CI, 2026-12-06). Retry, as
+    // Go's os/exec does, for up to about 2 s, backing off from 0.5 ms.
+    let mut pause = Duration::from_micros(500);
+    let mut waited = Duration::ZERO;
+    while waited < Duration::from_secs(2) {
         // nix's execve builds its pointer arrays on the heap; ours are ready.
         // SAFETY: exe, argv and envp are NUL-terminated strings and
         // NULL-terminated arrays of them, built by Plan::new and alive (the
@@ -357,7 +361,9 @@ fn child_setup(
             break;
         }
         // std's sleep is a nanosleep(2) loop: async-signal-safe.
-        std::thread::sleep(Duration::from_micros(500));
+        std::thread::sleep(pause);
+        waited += pause;
+        pause = (pause * 2).min(Duration::from_millis(50));
     }
     Err((STEP_EXEC, Errno::last()))
 }
