@@ -14,9 +14,12 @@ use core::arch::asm;
 
 pub const SYS_READ: usize = 0;
 pub const SYS_WRITE: usize = 1;
+pub const SYS_OPEN: usize = 2;
+pub const SYS_CLOSE: usize = 3;
 pub const SYS_MMAP: usize = 9;
 pub const SYS_MUNMAP: usize = 11;
 pub const SYS_GETPPID: usize = 110;
+pub const SYS_MOUNT: usize = 165;
 pub const SYS_EXIT_GROUP: usize = 231;
 
 /// Raw three-argument system call.

@@ -39,15 +39,12 @@
 //! `/init` starts busybox's `sh` on the console ([`crate::vm_shell`]).
 
 use crate::bare::{inb, outl, Transport, PORT_EXIT, PORT_PING};
-use crate::linux::{syscall3, syscall6, LinuxPlatform};
+use crate::linux::{syscall3, syscall6, LinuxPlatform, SYS_CLOSE, SYS_MOUNT, SYS_OPEN};
 use crate::platform::Platform;
 use crate::protocol::{info, tag, Message};
 use crate::uart::{self, COM2};
 
-const SYS_OPEN: usize = 2;
-const SYS_CLOSE: usize = 3;
 const SYS_GETPID: usize = 39;
-const SYS_MOUNT: usize = 165;
 const SYS_REBOOT: usize = 169;
 const SYS_IOPL: usize = 172;
 const SYS_CLOCK_GETTIME: usize = 228;

@@ -17,17 +17,14 @@
 //! System calls: fork(2), execve(2), wait4(2), mount(2); numbers from
 //! `arch/x86/entry/syscalls/syscall_64.tbl`.
 
-use crate::linux::{syscall3, syscall6, write_all};
+use crate::linux::{syscall3, syscall6, write_all, SYS_CLOSE, SYS_MOUNT, SYS_OPEN};
 
-const SYS_OPEN: usize = 2;
-const SYS_CLOSE: usize = 3;
 const SYS_DUP2: usize = 33;
 const SYS_SETSID: usize = 112;
 const SYS_FORK: usize = 57;
 const SYS_EXECVE: usize = 59;
 const SYS_EXIT: usize = 60;
 const SYS_WAIT4: usize = 61;
-const SYS_MOUNT: usize = 165;
 
 /// Mounts `fs` of type `kind` at `dir` (all NUL-terminated); failures are
 /// left to show in the shell (`mount` there says what is mounted).
