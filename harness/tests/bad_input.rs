@@ -14,22 +14,10 @@ mod files;
 use cases::cases;
 use files::Files;
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn vmvc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vmvc"))
-        .args(args)
-        .output()
-        .expect("the vmvc binary built by cargo runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+#[path = "common/vmvc.rs"]
+mod bin;
+use bin::{run as vmvc, text};
 
 #[test]
 fn every_bad_input_gets_a_clear_error_and_leaves_nothing() {

@@ -1,22 +1,11 @@
 //! End-to-end tests of the `vmvc` binary: real runs, real files.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn vmvc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vmvc"))
-        .args(args)
-        .output()
-        .expect("the vmvc binary built by cargo runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+#[path = "common/vmvc.rs"]
+mod bin;
+use bin::{run as vmvc, text};
 
 /// `vmvc run --env native --quick --out OUT`.
 fn quick_native_run(out: &Path) -> Output {

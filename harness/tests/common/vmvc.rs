@@ -1,11 +1,12 @@
-//! Running the real `vmvc` binary in the background for the fault and
-//! concurrency tests: its owner tag, its output, its leftovers.
+//! Running the real `vmvc` binary: to the end (`run`, for the CLI and
+//! bad-input tests), or in the background for the fault and concurrency
+//! tests, with its owner tag, its output and its leftovers.
 #![allow(dead_code)]
 
 use bench_container::owner::{start_time, Owner};
 use harness::leftovers::{census, Census, Scope};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The rows the fault tests run (those missing here are skipped by vmvc
@@ -13,6 +14,23 @@ use std::time::{Duration, Instant};
 /// of process, every peer.
 pub const ENVS: &str =
     "container:full,container:chroot,vm-bare,vm-bare:process,peer:crun,peer:runc,peer:bwrap,peer:qemu";
+
+/// Runs `vmvc args…` to the end and returns what it printed.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vmvc"))
+        .args(args)
+        .output()
+        .expect("the vmvc binary built by cargo runs")
+}
+
+/// A finished run's stdout and stderr, one after the other.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
 
 /// Root is needed for containers' cgroups; `VMVC_REQUIRE_ROOT=1` makes a skip a failure.
 pub fn root_or_skip(test: &str) -> bool {
