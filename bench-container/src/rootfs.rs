@@ -25,6 +25,16 @@ use crate::owner::{self, Owner};
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
+use std::sync::RwLock;
+
+/// Held for writing while files are copied into a rootfs, and for reading
+/// around each container's clone (`crate::container`). A child cloned while
+/// another thread has a copied program open for writing inherits that
+/// descriptor and keeps it until its own execve, and that can be long (a
+/// rootless child first waits for its id maps); meanwhile every execve of
+/// the program fails with ETXTBSY. With the lock, no clone sees such a
+/// descriptor.
+pub(crate) static COPY_VS_CLONE: RwLock<()> = RwLock::new(());
 
 /// Prefix of our temp dirs.
 pub const PREFIX: &str = "vmvc-rootfs.";
@@ -161,6 +171,8 @@ impl RootfsBuilder {
             let p = rootfs.root.join(d);
             fs::create_dir(&p).map_err(io("creating", &p))?;
         }
+        // A poisoned lock guards no data: go on.
+        let copying = COPY_VS_CLONE.write().unwrap_or_else(|e| e.into_inner());
         for (src, dest) in &self.files {
             let to = rootfs.host_path(dest);
             if let Some(parent) = to.parent() {
@@ -168,6 +180,7 @@ impl RootfsBuilder {
             }
             fs::copy(src, &to).map_err(io("copying into the rootfs", src))?;
         }
+        drop(copying);
         rootfs.root = rootfs
             .root
             .canonicalize()

@@ -63,6 +63,11 @@ pub(super) fn clone_child(
         args.flags |= CLONE_INTO_CGROUP;
         args.cgroup = dir.as_raw_fd() as u64;
     }
+    // No rootfs copy is open for writing while we clone (see the lock's doc);
+    // the parent drops the guard below, the child never returns here.
+    let _no_copy = crate::rootfs::COPY_VS_CLONE
+        .read()
+        .unwrap_or_else(|e| e.into_inner());
     // SAFETY: fork-like clone3 (no CLONE_VM, no new stack): the child gets a
     // copy of our address space and continues here with ret == 0. In the
     // child only async-signal-safe code runs (child_main), which ends in
